@@ -1,0 +1,1 @@
+"""data layer of betavae-sym (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""deep layer of betavae-sym (see DESIGN.md)."""

@@ -1,0 +1,45 @@
+"""Atomic file output: nothing half-written is ever left behind.
+
+Every file the package writes goes through here: the content is written to a
+temporary file in the destination folder, then renamed over the destination.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from betavae_sym.errors import BadInput
+
+
+def ensure_writable_dir(path: Path, what: str) -> Path:
+    """Create ``path`` (and parents) if needed; raise BadInput if it cannot be written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{what}: '{path}' exists and is not a folder; choose another path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{what}: cannot create folder '{path}' ({exc.strerror}); choose a writable path") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise BadInput(f"{what}: folder '{path}' is not writable; choose a writable path")
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))

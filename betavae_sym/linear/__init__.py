@@ -1,0 +1,1 @@
+"""linear layer of betavae-sym (see DESIGN.md)."""

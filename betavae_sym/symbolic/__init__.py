@@ -1,0 +1,1 @@
+"""symbolic layer of betavae-sym (see DESIGN.md)."""
