@@ -26,7 +26,7 @@ def data():
 def test_stacked_training_equals_training_each_realization_alone(data, dtype):
     # batch 20 over 45 examples: two full minibatches and a partial one per epoch
     kwargs = dict(epochs=4, batch_size=20, seed=11, dtype=dtype, architecture=ARCH)
-    stacked = train(data, 1.3, realizations=3, **kwargs)
+    stacked = train(data, 1.3, realizations=3, threads=2, **kwargs)  # two shards, one per thread
     tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
     for r in range(3):
         alone = train(data, 1.3, realizations=[r], **kwargs)

@@ -258,8 +258,7 @@ def mixed_digits(
     _check_count("n", n, 1)
     _check_count("k", k, 1, N, hint=f"k must be between 1 and N = {N}")
     _check_positive("sigma_eta", sigma_eta)
-    if canvas < DIGIT:
-        raise BadInput(f"canvas: {canvas} is smaller than a digit ({DIGIT} pixels); use at least {DIGIT}")
+    _check_count("canvas", canvas, DIGIT, hint=f"a digit is {DIGIT} pixels wide")
     mnist = load_mnist() if mnist is None else mnist
     indices = _choose_digits(mnist, k, digit_classes, digit_indices)
     offset = (canvas - DIGIT) // 2
@@ -326,8 +325,7 @@ def positioned_digit(
     _check_count("n", n, 1)
     _check_positive("scale", scale)
     _check_positive("sigma_eta", sigma_eta)
-    if canvas < DIGIT:
-        raise BadInput(f"canvas: {canvas} is smaller than a digit ({DIGIT} pixels); use at least {DIGIT}")
+    _check_count("canvas", canvas, DIGIT, hint=f"a digit is {DIGIT} pixels wide")
     A = 2.0 * np.eye(2) + 0.73 if A is None else np.asarray(A, dtype=float)
     if A.shape != (2, 2) or not np.all(np.isfinite(A)):
         raise BadInput(f"A: must be a finite 2 x 2 matrix, got shape {A.shape}")

@@ -100,6 +100,11 @@ class BetaVAE:
     seed : int
     dtype : numpy dtype
         float32 for training, float64 for checks.
+    threads : int
+        Split the realizations into this many contiguous shards, computed by as
+        many Python threads (each realization's numbers do not depend on it).
+        Use with single-threaded BLAS (see ``train``): two cores then work on
+        different realizations instead of sharing each small GEMM.
 
     Attributes
     ----------
@@ -108,7 +113,8 @@ class BetaVAE:
     flat_params, flat_grads : ndarray, (R * n_params,)
     """
 
-    def __init__(self, architecture: Architecture, realization_ids, seed: int = 0, dtype=np.float32):
+    def __init__(self, architecture: Architecture, realization_ids, seed: int = 0, dtype=np.float32,
+                 threads: int = 1):
         self.architecture = architecture
         self.realization_ids = [int(r) for r in realization_ids]
         self.seed = int(seed)
@@ -131,21 +137,14 @@ class BetaVAE:
                 self.grads[f"{name}.{key}"] = self.flat_grads[offset : offset + size].reshape(shape)
                 offset += size
         self._initialize(shapes)
-        dense = {name: Dense(self.params[f"{name}.W"], self.params[f"{name}.b"],
-                             self.grads[f"{name}.W"], self.grads[f"{name}.b"], input_grad=(name != "enc1"))
-                 for name, _, _ in shapes}
-        self.encoder = []
-        for name, _, _ in shapes:
-            if name.startswith("enc"):
-                self.encoder += [dense[name], Tanh()]
-        self.mu_head, self.logvar_head = dense["mu"], dense["logvar"]
-        self.decoder = []
-        for name, _, _ in shapes:
-            if name.startswith("dec"):
-                self.decoder += [dense[name], Tanh()]
-        self.decoder.append(dense["out"])
-        self.cache: dict[str, np.ndarray] = {}
+        self.threads = max(1, min(int(threads), R))
+        bounds = np.linspace(0, R, self.threads + 1).round().astype(int)
+        self.shards = [Network(architecture, {key: value[a:b] for key, value in self.params.items()},
+                               {key: value[a:b] for key, value in self.grads.items()})
+                       for a, b in zip(bounds[:-1], bounds[1:])]
+        self.shard_bounds = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
         self.buffers = Buffers()
+        self._pool = None
 
     @property
     def R(self) -> int:
@@ -174,19 +173,83 @@ class BetaVAE:
             raise BadInput(f"{what}: shape {X.shape}, expected (n, {width}) or ({self.R}, n, {width})")
         return X
 
+    def parallel(self, calls: list) -> list:
+        """Run the zero-argument ``calls``, in this model's threads when there are several."""
+        if len(calls) == 1:
+            return [calls[0]()]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.threads)
+        return list(self._pool.map(lambda call: call(), calls))
+
+    def close(self) -> None:
+        """Stop this model's threads (they restart when needed)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _map(self, function, *stacked):
+        """``function(shard, *slices)`` for every shard, the arrays sliced along realizations."""
+        return self.parallel([lambda shard=shard, a=a, b=b: function(shard, *(array[a:b] for array in stacked))
+                              for shard, (a, b) in zip(self.shards, self.shard_bounds)])
+
     def encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """q(z|x) of every realization: ``X: (n, N)`` or ``(R, n, N)`` -> ``mu, logvar: (R, n, k)``.
 
         ``logvar = log sigma_z^2``; X in the units the model was trained on.
         """
-        h = self._stacked(X, self.architecture.N, "X")
+        parts = self._map(Network.encode, self._stacked(X, self.architecture.N, "X"))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def decode(self, Z: np.ndarray) -> np.ndarray:
+        """Mean of p(x|z) of every realization: ``Z: (n, k)`` or ``(R, n, k)`` -> ``(R, n, N)``."""
+        return np.concatenate(self._map(Network.decode, self._stacked(Z, self.architecture.k, "Z")))
+
+    def loss_and_grad(self, x: np.ndarray, eps: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``-L_beta`` averaged over the minibatch, and its gradient into ``self.grads``.
+
+        See :meth:`Network.loss_and_grad`; ``x: (R, B, N)``, ``eps: (R, B, k)``,
+        returns ``loss, reconstruction, kl``, each (R,).
+        """
+        parts = self._map(lambda shard, xs, es: shard.loss_and_grad(xs, es, beta), x, eps)
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+
+class Network:
+    """The layers of the beta-VAE over a stack of realizations (one shard of a :class:`BetaVAE`).
+
+    ``params`` and ``grads`` are dicts of views (R_shard leading axis) into the
+    model's flat buffers.
+    """
+
+    def __init__(self, architecture: Architecture, params: dict, grads: dict):
+        self.architecture = architecture
+        shapes = architecture.layers()
+        dense = {name: Dense(params[f"{name}.W"], params[f"{name}.b"], grads[f"{name}.W"], grads[f"{name}.b"],
+                             input_grad=(name != "enc1"))
+                 for name, _, _ in shapes}
+        self.encoder = []
+        for name, _, _ in shapes:
+            if name.startswith("enc"):
+                self.encoder += [dense[name], Tanh()]
+        self.mu_head, self.logvar_head = dense["mu"], dense["logvar"]
+        self.decoder = []
+        for name, _, _ in shapes:
+            if name.startswith("dec"):
+                self.decoder += [dense[name], Tanh()]
+        self.decoder.append(dense["out"])
+
+    def encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X: (R_shard, n, N)`` -> copies of ``mu, logvar: (R_shard, n, k)``."""
+        h = X
         for layer in self.encoder:
             h = layer.forward(h)
         return self.mu_head.forward(h).copy(), self.logvar_head.forward(h).copy()
 
     def decode(self, Z: np.ndarray) -> np.ndarray:
-        """Mean of p(x|z) of every realization: ``Z: (n, k)`` or ``(R, n, k)`` -> ``(R, n, N)``."""
-        y = self._stacked(Z, self.architecture.k, "Z")
+        """``Z: (R_shard, n, k)`` -> a copy of the decoder mean ``(R_shard, n, N)``."""
+        y = Z
         for layer in self.decoder:
             y = layer.forward(y)
         return y.copy()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,7 @@ def train(
     dtype=np.float32,
     progress: bool = False,
     architecture: Architecture | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train R realizations of the beta-VAE on ``dataset.X``.
 
@@ -113,6 +115,11 @@ def train(
         Show a tqdm progress bar with the current loss on stderr.
     architecture : Architecture, optional
         Default: the paper's, with N = dataset width and k = 2.
+    threads : int, optional
+        Python threads, each training a contiguous share of the realizations
+        with single-threaded BLAS (and updating a share of the parameters).
+        Default: ``min(R, os.cpu_count())``. With one thread, BLAS keeps its
+        default threading. The numbers do not depend on it (up to BLAS rounding).
 
     Returns
     -------
@@ -137,8 +144,10 @@ def train(
     architecture = architecture or Architecture(N=N)
     if architecture.N != N:
         raise BadInput(f"architecture: N = {architecture.N} but the data have {N} columns")
-    model = BetaVAE(architecture, ids, seed=seed, dtype=dtype)
-    optimizer = Adam(model.flat_params, model.flat_grads, lr=lr)
+    threads = min(len(ids), os.cpu_count() or 1) if threads is None else _check_positive_int("threads", threads)
+    model = BetaVAE(architecture, ids, seed=seed, dtype=dtype, threads=threads)
+    bounds = np.linspace(0, model.flat_params.size, model.threads + 1).round().astype(int)
+    optimizers = [Adam(model.flat_params[a:b], model.flat_grads[a:b], lr=lr) for a, b in zip(bounds[:-1], bounds[1:])]
     X = np.ascontiguousarray(X_all, dtype=model.dtype)
     R, k = model.R, architecture.k
     rngs = [np.random.default_rng([seed, r, 1]) for r in ids]
@@ -151,6 +160,11 @@ def train(
         from tqdm import tqdm
 
         bar = tqdm(total=epochs, desc=f"beta={beta:g} R={R}", unit="epoch", dynamic_ncols=True)
+    blas_limits = None
+    if model.threads > 1:  # one BLAS thread per Python thread, restored below
+        from threadpoolctl import threadpool_limits
+
+        blas_limits = threadpool_limits(1, user_api="blas")
     start = time.perf_counter()
     try:
         for epoch in range(epochs):
@@ -169,7 +183,7 @@ def train(
                     bad = [ids[i] for i in np.flatnonzero(~np.isfinite(loss))]
                     raise TrainingDiverged(f"training diverged: loss is NaN or inf at epoch {epoch + 1} "
                                            f"(realizations {bad}, beta {beta:g}); try a smaller --lr")
-                optimizer.step()
+                model.parallel([optimizer.step for optimizer in optimizers])
                 history[epoch] += loss * (B / n)
                 rec_history[epoch] += rec * (B / n)
                 kl_history[epoch] += kl * (B / n)
@@ -177,6 +191,9 @@ def train(
                 bar.set_postfix(loss=f"{history[epoch].mean():.4g}")
                 bar.update(1)
     finally:
+        if blas_limits is not None:
+            blas_limits.restore_original_limits()
+        model.close()
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
