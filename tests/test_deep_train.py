@@ -1,0 +1,114 @@
+"""Training: stacked realizations, determinism, divergence, saving, the train command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from betavae_sym.cli import main
+from betavae_sym.deep.model import Architecture
+from betavae_sym.deep.train import TrainingDiverged, load_model, save_result, train
+from betavae_sym.errors import BadInput
+
+ARCH = Architecture(N=10, k=2, encoder_hidden=(8, 6), decoder_hidden=(6, 8))
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    S = rng.standard_normal((45, 2))
+    return S @ rng.standard_normal((2, 10)) + 0.3 * rng.standard_normal((45, 10))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stacked_training_equals_training_each_realization_alone(data, dtype):
+    # batch 20 over 45 examples: two full minibatches and a partial one per epoch
+    kwargs = dict(epochs=4, batch_size=20, seed=11, dtype=dtype, architecture=ARCH)
+    stacked = train(data, 1.3, realizations=3, threads=2, **kwargs)  # two shards, one per thread
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    for r in range(3):
+        alone = train(data, 1.3, realizations=[r], **kwargs)
+        for key, value in alone.model.params.items():
+            np.testing.assert_allclose(stacked.model.params[key][r], value[0], **tol, err_msg=key)
+        np.testing.assert_allclose(stacked.history[:, r], alone.history[:, 0], **tol)
+
+
+def test_training_reduces_the_objective(data):
+    result = train(data, 1.0, epochs=30, batch_size=15, architecture=ARCH, dtype=np.float64, realizations=2)
+    assert np.all(result.history[-1] < result.history[0] - 1.0)
+    np.testing.assert_allclose(result.history, result.kl_history - result.reconstruction_history, rtol=1e-12)
+
+
+def test_divergence_stops_training_naming_the_epoch():
+    huge = np.full((20, 10), 1e30)  # |x - y|^2 overflows float32 in the first step
+    with pytest.raises(TrainingDiverged, match="at epoch 1"):
+        train(huge, 1.0, epochs=3, batch_size=10, architecture=ARCH)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(batch_size=0), "--batch-size"),
+        (dict(lr=-1.0), "--lr"),
+        (dict(epochs=0), "--epochs"),
+        (dict(realizations=0), "--realizations"),
+        (dict(beta=float("nan")), "--beta"),
+    ],
+)
+def test_bad_training_parameters_are_bad_input(data, change, message):
+    kwargs = dict(beta=1.0, epochs=1, architecture=ARCH) | change
+    with pytest.raises(BadInput, match=message):
+        train(data, kwargs.pop("beta"), **kwargs)
+
+
+def test_nan_in_data_is_bad_input(data):
+    bad = data.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(BadInput, match="NaN or inf"):
+        train(bad, 1.0, epochs=1, architecture=ARCH)
+
+
+def test_saved_model_reloads_with_the_same_encoder(tmp_path, data):
+    result = train(data, 0.5, epochs=2, realizations=2, architecture=ARCH)
+    sidecar = save_result(tmp_path / "m.npz", result)
+    model, config = load_model(tmp_path / "m.npz")
+    assert config["beta"] == 0.5 and json.loads(sidecar.read_text())["realization_ids"] == [0, 1]
+    for a, b in zip(model.encode(data), result.model.encode(data)):
+        np.testing.assert_array_equal(a, b)
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as saved:
+        np.testing.assert_array_equal(saved["history"], result.history)
+
+
+def test_train_command_saves_npz_and_json_sidecar(tmp_path, capsys):
+    out = tmp_path / "run.npz"
+    code = main(["train", "--dataset", "positioned-digit", "--beta", "2", "--epochs", "1", "--n", "30",
+                 "--batch-size", "10", "--realizations", "2", "--encoder-hidden", "8", "--decoder-hidden", "8",
+                 "--save", str(out), "--json", "-", "--no-progress"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    config = json.loads((tmp_path / "run.json").read_text())
+    assert config["dataset"]["dataset"] == "positioned-digit" and config["dataset"]["standardized"] is True
+    with np.load(out, allow_pickle=False) as saved:
+        assert saved["enc1.W"].shape == (2, 1600, 8)
+        assert saved["standardization.std"].shape == (1600,)
+    assert len(summary["final_loss"]) == 2 and all(np.isfinite(summary["final_loss"]))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--dataset", "spirals"], "unknown dataset 'spirals'"),
+        (["--dataset", "mixed-digits", "--k", "0"], "k: 0"),
+        (["--dataset", "mixed-digits", "--digit-classes", "3,10"], "digit class 10"),
+        (["--dataset", "mixed-digits", "--lr", "0"], "--lr"),
+        (["--dataset", "mixed-digits", "--batch-size", "-5"], "--batch-size"),
+    ],
+)
+def test_train_command_bad_input_is_one_line_exit_2(tmp_path, capsys, extra, message):
+    out = tmp_path / "run.npz"
+    code = main(["train", "--beta", "1", "--epochs", "1", "--n", "20", "--save", str(out), "--no-progress", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert list(tmp_path.iterdir()) == []
