@@ -23,6 +23,8 @@ def register(subparsers) -> None:
     sim.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                      help="Dask scheduler address (default with --executor dask: a LocalCluster)")
     sim.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    sim.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+                     help="give up on an unreachable --scheduler after this long (default 10)")
     sim.add_argument("--n", type=int, help="dataset size (paper and default: 1000)")
     sim.add_argument("--batch-size", type=int, help="minibatch size (default 100)")
     sim.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (paper: 1e-3)")
@@ -143,19 +145,22 @@ def simulate_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.experiments.sweep import simulate
 
+    from betavae_sym.errors import BadInput
+
     check_store_path(args.store)
+    if args.scheduler is not None and args.executor != "dask":
+        raise BadInput("--scheduler: only with --executor dask")
+    if not args.connect_timeout > 0:
+        raise BadInput(f"--connect-timeout: {args.connect_timeout} must be positive")
     settings, betas, realizations = sweep_settings(args)
     # build the dataset once here: bad dataset options fail before any store or worker exists
     from betavae_sym.experiments.tasks import architecture_of, build_sweep_dataset
 
     dataset = build_sweep_dataset(settings)
     architecture_of(settings, dataset.N)
-    if args.scheduler is not None and args.executor != "dask":
-        from betavae_sym.errors import BadInput
-
-        raise BadInput("--scheduler: only with --executor dask")
     report = simulate(settings, betas, realizations, args.store, executor=args.executor, workers=args.workers,
-                      scheduler=args.scheduler, progress=not args.no_progress, dataset=dataset)
+                      scheduler=args.scheduler, progress=not args.no_progress, dataset=dataset,
+                      connect_timeout=args.connect_timeout)
     sys.stdout.write(f"{args.dataset}: {report.total} tasks ({len(betas)} beta x {realizations} realizations); "
                      f"{report.already_done} already in {args.store}, {report.ran} run now "
                      f"({report.diverged} diverged) in {report.seconds:.1f} s\n")

@@ -30,7 +30,7 @@ class SimulateReport:
 
 def simulate(settings: dict, betas, realizations: int, store_path: Path, *, executor: str = "local",
              workers: int | None = None, scheduler: str | None = None, progress: bool = True,
-             dataset=None) -> SimulateReport:
+             dataset=None, connect_timeout: float = 10.0) -> SimulateReport:
     """Train and evaluate every (beta, realization) not yet in the store; write each result as it finishes.
 
     The store is validated (read-only) before anything runs; it is created
@@ -57,7 +57,7 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
     start = time.perf_counter()
     runner = None
     if executor == "dask":
-        runner = DaskExecutor(scheduler, workers)
+        runner = DaskExecutor(scheduler, workers, timeout=connect_timeout)
     elif executor != "local":
         raise BadInput(f"--executor: '{executor}' is not local or dask")
     store = None

@@ -1,0 +1,218 @@
+"""Sweeps: task seeds, the store (resume, refusal, SIGKILL), executors (pool, Dask) and summaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from betavae_sym.cli import main
+from betavae_sym.errors import BadInput
+from betavae_sym.experiments.sweep import simulate, summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+# a tiny sweep: 3 betas x 4 realizations on 60 positioned digits, a small network, a few epochs
+TINY = ["--dataset", "positioned-digit", "--betas", "0.5,1,4", "--realizations", "4", "--epochs", "15", "--n", "60",
+        "--batch-size", "20", "--samples", "8", "--encoder-hidden", "24,12", "--decoder-hidden", "12,24"]
+
+
+def tiny_args(store, *extra):
+    return ["simulate", *TINY, "--store", str(store), "--no-progress", *extra]
+
+
+def tiny_settings(**changes):
+    from betavae_sym.cli import build_parser
+    from betavae_sym.experiments.commands import sweep_settings
+
+    args = build_parser().parse_args(tiny_args("unused.db"))
+    for key, value in changes.items():
+        setattr(args, key, value)
+    return sweep_settings(args)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted local run of the tiny sweep and its summary."""
+    store = tmp_path_factory.mktemp("reference") / "sweep.db"
+    assert main(tiny_args(store, "--workers", "2")) == 0
+    return store, summarize(store)
+
+
+def rows(store) -> int:
+    try:
+        connection = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            return connection.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_task_seed_depends_on_dataset_training_beta_and_realization_only():
+    from betavae_sym.experiments.tasks import Task
+
+    settings, _, _ = tiny_settings()
+    seed = Task(settings, 1.0, 2).seed
+    assert Task(json.loads(json.dumps(settings)), 1.0, 2).seed == seed  # a JSON round trip keeps it
+    assert len({seed, Task(settings, 1.0, 3).seed, Task(settings, 0.5, 2).seed}) == 3
+    assert Task(tiny_settings(epochs=16)[0], 1.0, 2).seed != seed
+    assert Task(tiny_settings(data_seed=1)[0], 1.0, 2).seed != seed
+    assert Task(tiny_settings(samples=9)[0], 1.0, 2).seed == seed  # metrics settings do not change training
+
+
+def test_a_task_gives_the_same_numbers_in_this_process_and_in_a_worker_pool():
+    from betavae_sym.experiments.executors import run_local
+    from betavae_sym.experiments.tasks import make_tasks, run_task
+
+    settings, _, _ = tiny_settings()
+    tasks = make_tasks(settings, [1.0], 2)
+    here = [run_task(task) for task in tasks]
+    pooled = sorted(run_local(tasks, workers=2), key=lambda result: result["realization"])
+    assert [r["metrics"] for r in here] == [r["metrics"] for r in pooled]
+    assert here[0]["params"] == pooled[0]["params"] and here[1]["params"] is None  # realization 0 keeps its weights
+    assert here[0]["metrics"] != here[1]["metrics"]
+
+
+def test_rerun_skips_finished_tasks_and_a_larger_sweep_runs_only_the_new_ones(reference, tmp_path, capsys):
+    store, summary = reference
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(store.read_bytes())
+    assert main(tiny_args(copy)) == 0
+    assert "12 already in" in capsys.readouterr().out and rows(copy) == 12
+    more = tiny_args(copy)
+    more[more.index("--realizations") + 1] = "5"
+    assert main(more) == 0
+    assert "12 already in" in capsys.readouterr().out and rows(copy) == 15
+    extended = summarize(copy)
+    assert extended["count"] == [5, 5, 5]
+    assert extended["metrics"]["elbo"]["max"][0] >= summary["metrics"]["elbo"]["max"][0]
+
+
+def test_summary_after_sigkill_and_resume_equals_an_uninterrupted_run(reference, tmp_path):
+    store = tmp_path / "killed.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "betavae_sym", *tiny_args(store, "--workers", "1")],
+                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while rows(store) < 1 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the orphaned pool worker of that run
+        except ProcessLookupError:
+            pass
+    interrupted = rows(store)
+    assert 1 <= interrupted < 12, "the sweep was not interrupted in the middle"
+    assert main(tiny_args(store)) == 0
+    assert rows(store) == 12
+    resumed = summarize(store)
+    assert resumed == reference[1]
+
+
+def test_dask_local_cluster_run_equals_the_local_run(reference, tmp_path):
+    from dask.distributed import LocalCluster
+
+    settings, betas, realizations = tiny_settings()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        report = simulate(settings, betas, realizations, tmp_path / "dask.db", executor="dask",
+                          scheduler=cluster.scheduler_address, progress=False)
+    assert report.ran == 12
+    assert summarize(tmp_path / "dask.db") == reference[1]
+
+
+def test_summary_json_csv_and_figures(reference, tmp_path, capsys):
+    store, summary = reference
+    assert main(["summarize", "--store", str(store), "--json", "-", "--csv", str(tmp_path / "s.csv"),
+                 "--plot", str(tmp_path / "figs")]) == 0
+    document = json.loads(capsys.readouterr().out)  # standard output holds only the JSON
+    assert document["betas"] == [0.5, 1.0, 4.0] and document["count"] == [4, 4, 4]
+    assert set(document["metrics"]["tie"]) == {"mean", "min", "max", "sem"}
+    for name in ("elbo", "tie", "recon", "kl", "mie", "mig", "dci_disentanglement", "kl_unit_1", "active_units"):
+        entry = document["metrics"][name]
+        assert all(lo <= m <= hi for lo, m, hi in zip(entry["min"], entry["mean"], entry["max"]))
+    assert document["extrema"]["elbo"]["kind"] == "max" and document["extrema"]["tie"]["kind"] == "min"
+    assert document["extrema"]["elbo"]["value"] == max(document["metrics"]["elbo"]["mean"])
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("beta,count,diverged,elbo_mean,elbo_min,elbo_max,elbo_sem")
+    for name in ("figure5.png", "figure5e.png"):
+        assert (tmp_path / "figs" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _untouched(path: Path, action) -> str:
+    before = path.read_bytes()
+    with pytest.raises(BadInput) as info:
+        action()
+    assert path.read_bytes() == before
+    return str(info.value)
+
+
+def test_a_store_made_with_other_settings_is_refused_untouched(reference, tmp_path):
+    store = tmp_path / "copy.db"
+    store.write_bytes(reference[0].read_bytes())
+    args = tiny_args(store)
+    args[args.index("--epochs") + 1] = "16"
+    message = _untouched(store, lambda: _raise_if_exit(args))
+    assert "other settings" in message and "training.epochs" in message
+    assert main(args) == 2 and store.read_bytes() == reference[0].read_bytes()
+
+
+def _raise_if_exit(args):  # main() turns BadInput into exit status 2: call the handler to see the exception
+    from betavae_sym.cli import build_parser
+
+    parsed = build_parser().parse_args(args)
+    parsed.handler(parsed)
+
+
+@pytest.mark.parametrize("content", [b"not a database at all" * 100, "sqlite"])
+def test_a_corrupt_or_foreign_file_is_refused_untouched(tmp_path, content):
+    store = tmp_path / "foreign.db"
+    if content == "sqlite":
+        connection = sqlite3.connect(store)
+        connection.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+        connection.commit()
+        connection.close()
+    else:
+        store.write_bytes(content)
+    message = _untouched(store, lambda: _raise_if_exit(tiny_args(store)))
+    assert "not a" in message and str(store) in message
+    message = _untouched(store, lambda: summarize(store))
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = [
+        (tiny_args(blocker / "store.db"), "--store"),  # a folder that is a file: unwritable
+        ([*tiny_args(tmp_path / "a.db")[:4], "", *tiny_args(tmp_path / "a.db")[5:]], "--betas"),  # empty list
+        (tiny_args(tmp_path / "b.db", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                   "--connect-timeout", "1"), "--scheduler"),
+        (tiny_args(tmp_path), "--store"),  # a folder
+        (["summarize", "--store", str(tmp_path / "missing.db")], "--store"),
+    ]
+    for args, option in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and option in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no store was created
+
+
+def test_parse_betas_accepts_lists_and_ranges():
+    from betavae_sym.experiments.commands import parse_betas
+
+    assert parse_betas("2,0.5,1,1") == [0.5, 1.0, 2.0]
+    assert parse_betas("0:2:5") == [0.0, 0.5, 1.0, 1.5, 2.0]
+    for bad in ("", "a", "1:2", "0:1:0", "-1", "nan"):
+        with pytest.raises(BadInput, match="--betas"):
+            parse_betas(bad)
