@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from betavae_sym.experiments.metrics import dci, evaluate, gaussian_kl_to_full, mig, true_inference_error
@@ -172,3 +174,22 @@ def test_deep_model_metrics_are_finite_and_units_collapse_with_large_beta():
     assert all(math.isfinite(v) for v in m[0.5].values() if isinstance(v, float))
     assert m[200.0]["kl"] < m[0.5]["kl"]
     assert m[200.0]["active_units"] <= m[0.5]["active_units"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 3), data=st.data())
+def test_tie_is_nonnegative_and_invariant_to_signed_permutations_of_the_units(seed, k, data):
+    rng = np.random.default_rng(seed)
+    n = 12
+    L = rng.standard_normal((k, k))
+    cov = L @ L.T + 0.3 * np.eye(k)
+    mean = rng.standard_normal((n, k))
+    mu_q, var_q = rng.standard_normal((n, k)), rng.uniform(0.2, 2.0, (n, k))
+    perm = np.array(data.draw(st.permutations(range(k))))
+    signs = np.array(data.draw(st.lists(st.sampled_from([1.0, -1.0]), min_size=k, max_size=k)))
+    tie = true_inference_error(mu_q, var_q, mean, cov)[0]
+    relabelled = true_inference_error(mu_q[:, perm] * signs, var_q[:, perm], mean, cov)[0]
+    assert tie >= 0
+    assert relabelled == pytest.approx(tie, rel=1e-12, abs=1e-12)
+    # and the best alignment is no worse than leaving the units as they are
+    assert tie <= np.mean(gaussian_kl_to_full(mu_q, var_q, mean, cov)) + 1e-12

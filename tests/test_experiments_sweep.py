@@ -122,7 +122,7 @@ def test_summary_after_sigkill_and_resume_equals_an_uninterrupted_run(reference,
 
 
 def test_dask_local_cluster_run_equals_the_local_run(reference, tmp_path):
-    from dask.distributed import LocalCluster
+    LocalCluster = pytest.importorskip("dask.distributed").LocalCluster
 
     settings, betas, realizations = tiny_settings()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -146,8 +146,9 @@ def test_summary_json_csv_and_figures(reference, tmp_path, capsys):
     assert document["extrema"]["elbo"]["value"] == max(document["metrics"]["elbo"]["mean"])
     lines = (tmp_path / "s.csv").read_text().splitlines()
     assert len(lines) == 4 and lines[0].startswith("beta,count,diverged,elbo_mean,elbo_min,elbo_max,elbo_sem")
-    for name in ("figure5.png", "figure5e.png"):
-        assert (tmp_path / "figs" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("figure5", "figure5e"):
+        assert (tmp_path / "figs" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (tmp_path / "figs" / f"{name}.svg").read_bytes()[:1000]
 
 
 def _untouched(path: Path, action) -> str:
@@ -193,7 +194,18 @@ def test_a_corrupt_or_foreign_file_is_refused_untouched(tmp_path, content):
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
+
+    def changed(option, value, store=tmp_path / "new" / "sub" / "c.db"):
+        args = tiny_args(store)
+        args[args.index(option) + 1] = value
+        return args
+
     cases = [
+        (changed("--dataset", "cifar"), "--dataset"),
+        (changed("--realizations", "0"), "--realizations"),
+        (changed("--betas", "1,,x"), "--betas"),
+        (changed("--betas", "1,-2"), "--betas"),
+        (changed("--epochs", "-1"), "--epochs"),
         (tiny_args(blocker / "store.db"), "--store"),  # a folder that is a file: unwritable
         ([*tiny_args(tmp_path / "a.db")[:4], "", *tiny_args(tmp_path / "a.db")[5:]], "--betas"),  # empty list
         (tiny_args(tmp_path / "b.db", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9",
@@ -205,7 +217,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and option in err, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no store was created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no store and no folder was created
 
 
 def test_parse_betas_accepts_lists_and_ranges():
@@ -216,3 +228,58 @@ def test_parse_betas_accepts_lists_and_ranges():
     for bad in ("", "a", "1:2", "0:1:0", "-1", "nan"):
         with pytest.raises(BadInput, match="--betas"):
             parse_betas(bad)
+
+
+def test_preset_settings_fill_in_the_preset_and_explicit_options_win():
+    from betavae_sym.experiments.sweep import preset_settings
+    from betavae_sym.experiments.tasks import PRESETS
+
+    settings, betas, realizations = preset_settings("mixed-digits", "quick")
+    quick = PRESETS["quick"]
+    assert betas == quick["betas"] and realizations == quick["realizations"]
+    assert settings["training"]["epochs"] == quick["epochs"] and settings["dataset"]["n"] == quick["n"]
+    assert settings["training"]["encoder_hidden"] == [256, 200, 200] and settings["training"]["lr"] == 1e-3
+    settings, betas, realizations = preset_settings("positioned-digit", "paper", betas=[2, 1], realizations=7)
+    assert betas == [1.0, 2.0] and realizations == 7 and settings["training"]["epochs"] == 1000
+    assert settings["metrics"] == {"samples": 1000, "iwae_samples": 1000}
+    for bad in ({"workers": 2}, {"epoch": 3}, {"realizations": 0}):
+        with pytest.raises(BadInput):
+            preset_settings("mixed-digits", "quick", **bad)
+    with pytest.raises(BadInput, match="--preset"):
+        preset_settings("mixed-digits", "fast")
+
+
+def test_run_sweeps_gives_the_command_line_numbers_summaries_and_figures(reference, tmp_path):
+    from betavae_sym.experiments.store import read_rows
+    from betavae_sym.experiments.sweep import run_sweeps
+
+    options = dict(betas=[1.0], realizations=2, epochs=15, n=60, batch_size=20, samples=8,
+                   encoder_hidden=(24, 12), decoder_hidden=(12, 24))
+    records = [{"beta": b, "elbo": -100.0 - b, "tie": 1.0 / b, "recon": -99.0, "kl": 1.0} for b in (0.5, 1, 2)]
+    outputs = run_sweeps(tmp_path / "out", preset=None, datasets=("positioned-digit",), progress=False,
+                         workers=2, overlays={"positioned-digit": records}, **options)
+    output = outputs["positioned-digit"]
+    assert output.report.ran == 2 and output.summary["betas"] == [1.0] and output.summary["count"] == [2]
+    # the same tasks as in the command-line sweep: the same numbers
+    theirs = {row["task_id"]: row["metrics"] for row in read_rows(reference[0])[1]}
+    ours = read_rows(output.store)[1]
+    assert [theirs[row["task_id"]] for row in ours] == [row["metrics"] for row in ours]
+    names = sorted(path.name for path in output.files)
+    assert names == sorted(["positioned-digit-summary.json", "positioned-digit-summary.csv", "figure5.png",
+                            "figure5.svg", "figure5e.png", "figure5e.svg"])
+    assert json.loads((tmp_path / "out" / "positioned-digit-summary.json").read_text())["betas"] == [1.0]
+    assert run_sweeps(tmp_path / "out", preset=None, datasets=("positioned-digit",), progress=False,
+                      **options)["positioned-digit"].report.ran == 0  # a second call resumes: nothing to run
+
+
+def test_overlay_accepts_analytic_records_documents_and_series():
+    from betavae_sym.experiments.figures import overlay_series
+
+    records = [{"beta": 2.0, "elbo": -3.0, "tie": 0.5, "recon": -2.0, "kl": 0.5, "mie": 0.1},
+               {"beta": 0.5, "elbo": -4.0, "tie": 0.9, "recon": -1.0, "kl": 3.0, "mie": 0.2}]
+    series = overlay_series(records)
+    assert sorted(series) == ["elbo", "kl", "recon", "tie"]
+    assert series["elbo"][0].tolist() == [0.5, 2.0] and series["elbo"][1].tolist() == [-4.0, -3.0]
+    assert overlay_series({"N": 1600, "k": 2, "records": records})["kl"][1].tolist() == [3.0, 0.5]
+    assert overlay_series({"tie": ([1, 2], [3, 4])})["tie"][1].tolist() == [3.0, 4.0]
+    assert overlay_series(None) == {}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers) -> None:
+def add_simulate_arguments(sim: argparse.ArgumentParser) -> None:
+    """The options of ``simulate`` (also used by :func:`betavae_sym.experiments.sweep.preset_settings`)."""
     from betavae_sym.data.commands import add_dataset_options
     from betavae_sym.deep.commands import _hidden
 
-    sim = subparsers.add_parser("simulate", help="deep beta sweep over realizations into a resumable SQLite store")
     add_dataset_options(sim)
     sim.add_argument("--betas", metavar="LIST|START:STOP:NUM",
                      help="beta values: a comma-separated list, or NUM evenly spaced values from START to STOP")
@@ -36,13 +36,18 @@ def register(subparsers) -> None:
     sim.add_argument("--samples", type=int, help="latent samples per example for the reconstruction (paper: 1000)")
     sim.add_argument("--iwae-samples", type=int, help="importance samples K of the log-likelihood (default: --samples)")
     sim.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(subparsers) -> None:
+    sim = subparsers.add_parser("simulate", help="deep beta sweep over realizations into a resumable SQLite store")
+    add_simulate_arguments(sim)
     sim.set_defaults(handler=simulate_handler)
 
     summ = subparsers.add_parser("summarize", help="per-beta statistics of a results store; figures")
     summ.add_argument("--store", required=True, metavar="PATH", help="SQLite results store made by simulate")
     summ.add_argument("--json", metavar="PATH", help="write the summary as JSON ('-' for standard output)")
     summ.add_argument("--csv", metavar="PATH", help="write the per-beta statistics as CSV")
-    summ.add_argument("--plot", metavar="DIR", help="write the figures (PNG) to this folder")
+    summ.add_argument("--plot", metavar="DIR", help="write the figures (PNG and SVG) to this folder")
     summ.set_defaults(handler=summarize_handler)
 
 
@@ -127,35 +132,46 @@ def sweep_settings(args: argparse.Namespace) -> tuple[dict, list[float], int]:
     return {"dataset": dataset, "training": training, "metrics": metrics}, betas, realizations
 
 
-def check_store_path(path) -> None:
-    """BadInput unless ``path`` is a file (or can become one) in a writable folder."""
+def check_writable_target(path, option: str) -> None:
+    """BadInput unless ``path`` can be written as a file: not a folder, and its folder exists and is
+    writable or can be created under a writable folder. Creates nothing (bad input leaves no trace)."""
+    import os
     from pathlib import Path
 
     from betavae_sym.errors import BadInput
-    from betavae_sym.fileio import ensure_writable_dir
 
     path = Path(path)
-    if path.exists() and not path.is_file():
-        raise BadInput(f"--store: '{path}' exists and is not a file; choose a file path")
-    ensure_writable_dir(path.parent if str(path.parent) else Path("."), "--store")
+    if path.is_dir():
+        raise BadInput(f"{option}: '{path}' is a folder; give a file path")
+    folder = path.parent if str(path.parent) else Path(".")
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise BadInput(f"{option}: '{ancestor}' is not a folder, so '{path}' cannot be created; choose another path")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise BadInput(f"{option}: folder '{ancestor}' is not writable; choose a writable path")
+
+
+def check_store_path(path) -> None:
+    """BadInput unless ``path`` is a file (or can become one); creates nothing."""
+    check_writable_target(path, "--store")
 
 
 def simulate_handler(args: argparse.Namespace) -> int:
     import sys
 
-    from betavae_sym.experiments.sweep import simulate
-
     from betavae_sym.errors import BadInput
+    from betavae_sym.experiments.sweep import simulate
+    from betavae_sym.experiments.tasks import architecture_of, build_sweep_dataset
 
-    check_store_path(args.store)
     if args.scheduler is not None and args.executor != "dask":
         raise BadInput("--scheduler: only with --executor dask")
     if not args.connect_timeout > 0:
         raise BadInput(f"--connect-timeout: {args.connect_timeout} must be positive")
     settings, betas, realizations = sweep_settings(args)
+    check_store_path(args.store)
     # build the dataset once here: bad dataset options fail before any store or worker exists
-    from betavae_sym.experiments.tasks import architecture_of, build_sweep_dataset
-
     dataset = build_sweep_dataset(settings)
     architecture_of(settings, dataset.N)
     report = simulate(settings, betas, realizations, args.store, executor=args.executor, workers=args.workers,
@@ -171,28 +187,30 @@ def summarize_handler(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from betavae_sym.errors import BadInput
     from betavae_sym.experiments.sweep import summarize, summary_csv, summary_json, summary_table
     from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
 
+    if args.json == "-" and args.csv == "-":
+        raise BadInput("--json - and --csv -: only one of them can go to standard output")
     for option, target in (("--json", args.json), ("--csv", args.csv)):
         if target not in (None, "-"):
-            ensure_writable_dir(Path(target).parent if str(Path(target).parent) else Path("."), option)
+            check_writable_target(Path(target), option)
     if args.plot is not None:
-        ensure_writable_dir(Path(args.plot), "--plot")
-    summary = summarize(Path(args.store))
+        check_writable_target(Path(args.plot) / "figure.png", "--plot")
+    summary = summarize(Path(args.store))  # validates the store before anything is written
     out = sys.stderr if "-" in (args.json, args.csv) else sys.stdout
     out.write(summary_table(summary))
-    if args.json == "-":
-        sys.stdout.write(summary_json(summary))
-    elif args.json is not None:
-        atomic_write_text(Path(args.json), summary_json(summary))
-    if args.csv == "-":
-        sys.stdout.write(summary_csv(summary))
-    elif args.csv is not None:
-        atomic_write_text(Path(args.csv), summary_csv(summary))
+    for option, target, text in (("--json", args.json, summary_json), ("--csv", args.csv, summary_csv)):
+        if target == "-":
+            sys.stdout.write(text(summary))
+        elif target is not None:
+            ensure_writable_dir(Path(target).parent if str(Path(target).parent) else Path("."), option)
+            atomic_write_text(Path(target), text(summary))
     if args.plot is not None:
         from betavae_sym.experiments.figures import write_figures
 
+        ensure_writable_dir(Path(args.plot), "--plot")
         for path in write_figures(summary, Path(args.store), Path(args.plot)):
             out.write(f"wrote {path}\n")
     return 0

@@ -8,8 +8,10 @@
 ``dask``
     ``dask.distributed``: a running scheduler (``--scheduler tcp://HOST:PORT``;
     its workers need ``betavae-sym`` installed and, for ``--mnist DIR``, the
-    same folder), or without ``--scheduler`` a ``LocalCluster`` of ``workers``
-    single-threaded worker processes. Connecting gives up after
+    same folder; start them with ``dask worker ADDRESS --nthreads 1``: BLAS
+    thread limits are per process, so several task threads in one worker
+    oversubscribe the cores), or without ``--scheduler`` a ``LocalCluster`` of
+    ``workers`` single-threaded worker processes. Connecting gives up after
     ``timeout`` seconds with a one-line error.
 
 Workers only compute; the parent process writes every result to the store.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 
 from betavae_sym.errors import BadInput
@@ -99,6 +102,10 @@ class DaskExecutor:
         except (OSError, TimeoutError, ValueError) as exc:
             raise BadInput(f"--scheduler: cannot reach the Dask scheduler at '{scheduler}' within "
                            f"{timeout:g} s ({type(exc).__name__}); start it or check the address") from None
+        threads = [info.get("nthreads", 1) for info in self.client.scheduler_info().get("workers", {}).values()]
+        if any(count > 1 for count in threads):
+            sys.stderr.write(f"warning: Dask workers at {scheduler} run up to {max(threads)} tasks each in threads; "
+                             "start them with --nthreads 1 to keep one BLAS thread per core\n")
 
     def run(self, tasks, dataset=None) -> Iterator[dict]:
         """Run ``tasks`` on the cluster; ``dataset`` (optional) is scattered once to every worker."""

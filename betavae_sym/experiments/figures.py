@@ -1,10 +1,15 @@
-"""Figures 4 and 5 of the paper from a sweep summary (matplotlib, Agg, PNG).
+"""Figures 4 and 5 of the paper from a sweep summary (matplotlib, Agg; each figure as PNG and SVG).
 
 * :func:`plot_beta_sweep`: ELBO, TIE, reconstruction and KL against beta
   (panels A-D), mean solid, min and max dashed, a dashed vertical line at the
   panel's extremum (maximum of ELBO and reconstruction, minimum of TIE and KL)
   when it lies inside the grid. ``overlay`` adds another curve per panel (the
-  analytic model's prediction on Figure 4).
+  analytic model's prediction on Figure 4: the ``records`` of the analytic
+  sweep for the same A, ``[{"beta", "elbo", "tie", "recon", "kl", ...}, ...]``).
+  The overlay is on the deep model's scale only when both see the same data:
+  the deep sweep trains on standardized pixels by default, the analytic model
+  on x = A s + sigma_eta eta itself; compare with ``--no-standardize`` sweeps, or
+  solve the analytic model for the standardized mixing.
 * :func:`plot_traversals`: Figure 5E, decoded images over a grid of the two
   latent units (rows: unit 1 held fixed, columns: unit 2 sweeping) for a small
   and a large beta, in raw pixels (the standardization undone).
@@ -33,33 +38,73 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path) -> list[Path]:
+    """Write ``fig`` as ``path`` with suffix .png and .svg (atomically); return both paths."""
     from betavae_sym.fileio import atomic_write_bytes
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    written = []
+    for fmt in ("png", "svg"):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
+        target = Path(path).with_suffix(f".{fmt}")
+        atomic_write_bytes(target, buffer.getvalue())
+        written.append(target)
     _pyplot().close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return written
 
 
-def plot_beta_sweep(summary: dict, path: Path, *, title: str, overlay: dict | None = None,
-                    overlay_label: str = "analytic model") -> Path:
+def overlay_series(overlay) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``metric -> (betas, values)`` from analytic ``records`` (a list of dicts with ``beta``), a document
+    with ``records``, or an already split ``{metric: (betas, values)}``."""
+    if overlay is None:
+        return {}
+    if isinstance(overlay, dict) and "records" in overlay:
+        overlay = overlay["records"]
+    if isinstance(overlay, dict):
+        return {name: (np.asarray(b, dtype=float), np.asarray(v, dtype=float)) for name, (b, v) in overlay.items()}
+    records = sorted(overlay, key=lambda record: record["beta"])
+    betas = np.array([record["beta"] for record in records], dtype=float)
+    return {name: (betas, np.array([np.nan if record.get(name) is None else record[name] for record in records],
+                                   dtype=float))
+            for name, _, _ in PANELS if any(name in record for record in records)}
+
+
+def _beta_axis(ax, betas: np.ndarray) -> None:
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    if np.all(betas > 0) and betas.max() / betas.min() > 8:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        if len(betas) <= 9:  # label the grid itself
+            ax.xaxis.set_major_locator(FixedLocator(betas))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.set_xlabel("β")
+
+
+def plot_beta_sweep(summary: dict, path: Path, *, title: str, overlay=None,
+                    overlay_label: str = "analytic model") -> list[Path]:
     """Panels A-D of Figure 4 / 5 from a summary (see ``sweep.summarize``).
 
     Parameters
     ----------
     summary : dict
-        ``betas`` and ``metrics[name]["mean" | "min" | "max"]``.
+        ``betas``, ``count`` and ``metrics[name]["mean" | "min" | "max"]``.
     path : Path
-        The PNG to write.
+        The figure to write, as ``path.png`` and ``path.svg``.
     title : str
-    overlay : dict, optional
-        ``metric -> (betas, values)``, drawn as a dotted line labelled ``overlay_label``
-        (e.g. ``linear.solve(A, beta)`` over a beta grid for the mixed digits).
+    overlay : list of dict, or dict, optional
+        Another curve per panel, dotted, labelled ``overlay_label``: analytic
+        ``records`` ``[{"beta", "elbo", "tie", "recon", "kl", ...}]`` (the JSON
+        of ``betavae-sym analytic``, or that whole document), or ``{metric: (betas, values)}``.
+
+    Returns
+    -------
+    list of Path
+        The PNG and the SVG.
     """
     plt = _pyplot()
     betas = np.array(summary["betas"], dtype=float)
+    series = overlay_series(overlay)
     fig, axes = plt.subplots(2, 2, figsize=(9, 6.5), constrained_layout=True)
     for ax, (name, label, kind) in zip(axes.ravel(), PANELS):
         stats = summary["metrics"][name]
@@ -71,18 +116,16 @@ def plot_beta_sweep(summary: dict, path: Path, *, title: str, overlay: dict | No
             best = int(np.nanargmax(mean) if kind == "max" else np.nanargmin(mean))
             if 0 < best < len(betas) - 1:
                 ax.axvline(betas[best], ls="--", color="gray", lw=1, label=f"{kind} at β = {betas[best]:.3g}")
-        if overlay and name in overlay:
-            ob, ov = overlay[name]
+        if name in series:
+            ob, ov = series[name]
             ax.plot(ob, ov, ":", color="C3", lw=1.5, label=overlay_label)
-        if np.all(betas > 0):
-            ax.set_xscale("log")
-        ax.set_xlabel("β")
+        _beta_axis(ax, betas)
         ax.set_ylabel("nats per example")
         ax.set_title(label, fontsize=10)
         ax.legend(fontsize=7)
-    counts = summary["count"]
-    fig.suptitle(f"{title}\n{min(counts)}–{max(counts)} realizations per β; mean solid, min/max dashed",
-                 fontsize=10)
+    low, high = min(summary["count"]), max(summary["count"])
+    counts = f"{low}" if low == high else f"{low}–{high}"
+    fig.suptitle(f"{title}\n{counts} realizations per β; mean solid, min/max dashed", fontsize=10)
     return _save(fig, path)
 
 
@@ -112,13 +155,18 @@ def traversal_grid(model, dataset, alignment: dict | None = None, values=TRAVERS
     return images.reshape(m, m, H, W).transpose(0, 2, 1, 3).reshape(m * H, m * W)
 
 
-def plot_traversals(panels: list[tuple[float, np.ndarray]], path: Path, *, title: str, values=TRAVERSAL) -> Path:
-    """Figure 5E: one mosaic per beta, ``panels = [(beta, traversal_grid), ...]``."""
+def plot_traversals(panels: list[tuple[float, np.ndarray]], path: Path, *, title: str,
+                    values=TRAVERSAL) -> list[Path]:
+    """Figure 5E: one mosaic per beta, ``panels = [(beta, traversal_grid), ...]``; PNG and SVG of ``path``.
+
+    Grey levels span the 0.5th to 99.5th percentile of each mosaic (the
+    decoder's outputs are not confined to the pixel range)."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 5), constrained_layout=True, squeeze=False)
     for ax, (beta, grid) in zip(axes[0], panels):
         m = len(values)
-        ax.imshow(grid, cmap="gray", vmin=min(0.0, grid.min()), vmax=max(1.0, grid.max()))
+        low, high = np.percentile(grid, [0.5, 99.5])
+        ax.imshow(grid, cmap="gray", vmin=low, vmax=high if high > low else low + 1.0)
         H, W = grid.shape[0] // m, grid.shape[1] // m
         ax.set_xticks((np.arange(m) + 0.5) * W, [f"{v:.2g}" for v in values], fontsize=7)
         ax.set_yticks((np.arange(m) + 0.5) * H, [f"{v:.2g}" for v in values], fontsize=7)
@@ -129,17 +177,17 @@ def plot_traversals(panels: list[tuple[float, np.ndarray]], path: Path, *, title
     return _save(fig, path)
 
 
-def write_figures(summary: dict, store_path: Path, out_dir: Path, overlay: dict | None = None) -> list[Path]:
-    """All figures of a store into ``out_dir``: ``figure4.png`` (mixed digits) or ``figure5.png``
-    (positioned digit), and the traversals ``figure4e.png`` / ``figure5e.png`` for the smallest and
-    the largest beta whose realization 0 finished."""
+def write_figures(summary: dict, store_path: Path, out_dir: Path, overlay=None) -> list[Path]:
+    """All figures of a store into ``out_dir``, each as PNG and SVG: ``figure4`` (mixed digits) or
+    ``figure5`` (positioned digit), panels A-D, and the traversals ``figure4e`` / ``figure5e`` for the
+    smallest and the largest beta whose realization 0 finished. ``overlay``: see :func:`plot_beta_sweep`."""
     from betavae_sym.experiments.store import read_params, read_rows
     from betavae_sym.experiments.tasks import build_sweep_dataset, load_params
 
     name = summary["dataset"]
     figure = "figure4" if name == "mixed-digits" else "figure5"
     caption = "Figure 4: mixed digits" if name == "mixed-digits" else "Figure 5 A–D: positioned digit"
-    written = [plot_beta_sweep(summary, out_dir / f"{figure}.png", title=caption, overlay=overlay)]
+    written = plot_beta_sweep(summary, out_dir / figure, title=caption, overlay=overlay)
     _, rows = read_rows(store_path)
     saved = [row for row in rows if row["has_params"] and row["status"] == "done"]
     if saved:
@@ -151,7 +199,7 @@ def write_figures(summary: dict, store_path: Path, out_dir: Path, overlay: dict 
             blob, seed = read_params(store_path, row["beta"], row["realization"])
             model = load_params(settings, blob, dataset.N)
             panels.append((row["beta"], traversal_grid(model, dataset, row["metrics"].get("alignment"))))
-        written.append(plot_traversals(panels, out_dir / f"{figure}e.png",
-                                       title=f"{name}: latent traversals (realization 0), small and large β"))
+        written += plot_traversals(panels, out_dir / f"{figure}e",
+                                   title=f"{name}: latent traversals (realization 0), small and large β")
     return written
 

@@ -45,10 +45,15 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
     from betavae_sym.experiments.store import Store, check_settings, create_store, read_meta
     from betavae_sym.experiments.tasks import make_tasks, settings_hash
 
+    from betavae_sym.experiments.commands import check_store_path
+
     betas = list(betas)
     if not betas:
         raise BadInput("--betas: the beta list is empty; give e.g. 0.5,1,2 or 0.1:4:9")
+    if isinstance(realizations, bool) or not isinstance(realizations, int) or realizations < 1:
+        raise BadInput(f"--realizations: {realizations!r} must be a positive integer")
     store_path = Path(store_path)
+    check_store_path(store_path)
     digest = settings_hash(settings)
     exists = store_path.exists()
     if exists:
@@ -65,6 +70,7 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
     ran = diverged = 0
     try:
         if not exists:
+            store_path.parent.mkdir(parents=True, exist_ok=True)
             create_store(store_path, settings, digest, __version__)
         store = Store(store_path, digest)
         done = store.finished_ids()
@@ -91,6 +97,95 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
             runner.close()
     return SimulateReport(total=len(tasks), already_done=len(tasks) - len(pending), ran=ran, diverged=diverged,
                           seconds=time.perf_counter() - start)
+
+
+def preset_settings(dataset: str, preset: str | None = "quick", **options) -> tuple[dict, list[float], int]:
+    """``(settings, betas, realizations)`` as ``simulate --dataset DATASET --preset PRESET`` makes them.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"mixed-digits"`` or ``"positioned-digit"``.
+    preset : {"quick", "paper", None}
+    **options
+        Any other option of ``simulate`` by its Python name, overriding the
+        preset: ``betas`` (list of floats or the command-line text),
+        ``realizations``, ``epochs``, ``n``, ``batch_size``, ``lr``, ``samples``,
+        ``iwae_samples``, ``encoder_hidden`` / ``decoder_hidden`` (tuples),
+        ``dtype``, ``no_standardize``, ``k``, ``digit_classes``, ``sigma_eta``, ``data_seed``, ``mnist``, ...
+
+    Raises BadInput on unknown options or bad values, like the command line.
+    """
+    import argparse
+
+    from betavae_sym.experiments.commands import add_simulate_arguments, sweep_settings
+    from betavae_sym.experiments.tasks import PRESETS
+
+    if preset is not None and preset not in PRESETS:
+        raise BadInput(f"--preset: unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+    parser = argparse.ArgumentParser(add_help=False)
+    add_simulate_arguments(parser)
+    args = parser.parse_args(["--dataset", str(dataset), "--store", "unused.db"])
+    args.preset = preset
+    not_settings = {"store", "executor", "scheduler", "workers", "connect_timeout", "no_progress", "preset", "dataset"}
+    for key, value in options.items():
+        if key in not_settings or not hasattr(args, key):
+            raise BadInput(f"sweep settings: unknown option '{key}'")
+        if key == "betas" and value is not None and not isinstance(value, str):
+            value = ",".join(repr(float(b)) for b in value)
+        setattr(args, key, value)
+    return sweep_settings(args)
+
+
+@dataclass
+class SweepOutput:
+    """What :func:`run_sweeps` made for one dataset."""
+
+    dataset: str
+    store: Path
+    report: SimulateReport
+    summary: dict
+    files: list[Path]
+
+
+def run_sweeps(out_dir: Path, *, preset: str | None = "quick", datasets=("mixed-digits", "positioned-digit"),
+               executor: str = "local", workers: int | None = None, scheduler: str | None = None,
+               connect_timeout: float = 10.0, progress: bool = True, overlays: dict | None = None,
+               **options) -> dict[str, SweepOutput]:
+    """``simulate`` then ``summarize`` (JSON, CSV, figures) for each dataset, all into ``out_dir``.
+
+    Files per dataset: the store ``<dataset>-<preset>.db`` (``custom`` without a
+    preset; kept: a second call resumes it and runs only what is missing), ``<dataset>-summary.json`` and
+    ``<dataset>-summary.csv`` (formats in the README), and the figures as PNG
+    and SVG (``figure4`` and ``figure4e`` for mixed-digits, ``figure5`` and
+    ``figure5e`` for positioned-digit). ``overlays``: ``{dataset: records}``
+    drawn over Figures 4/5 A-D (see :func:`betavae_sym.experiments.figures.plot_beta_sweep`).
+    ``options`` go to :func:`preset_settings` for every dataset.
+
+    Examples
+    --------
+    >>> outputs = run_sweeps(Path("report"), preset="quick")              # doctest: +SKIP
+    >>> outputs["mixed-digits"].summary["extrema"]["tie"]["beta"]         # doctest: +SKIP
+    """
+    from betavae_sym.experiments.figures import write_figures
+    from betavae_sym.experiments.tasks import build_sweep_dataset
+    from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
+
+    out_dir = ensure_writable_dir(Path(out_dir), "--out")
+    plans = [(name, *preset_settings(name, preset, **options)) for name in datasets]  # all inputs checked first
+    outputs = {}
+    for name, settings, betas, realizations in plans:
+        store = out_dir / f"{name}-{preset or 'custom'}.db"
+        report = simulate(settings, betas, realizations, store, executor=executor, workers=workers,
+                          scheduler=scheduler, progress=progress, dataset=build_sweep_dataset(settings),
+                          connect_timeout=connect_timeout)
+        summary = summarize(store)
+        files = [out_dir / f"{name}-summary.json", out_dir / f"{name}-summary.csv"]
+        atomic_write_text(files[0], summary_json(summary))
+        atomic_write_text(files[1], summary_csv(summary))
+        files += write_figures(summary, store, out_dir, overlay=(overlays or {}).get(name))
+        outputs[name] = SweepOutput(name, store, report, summary, files)
+    return outputs
 
 
 def _scalar_rows(rows: list[dict]) -> dict[str, list[float]]:
