@@ -7,7 +7,7 @@ model's scale when the data are the same. Conventions (x: the network's input,
 standardized or not; ``log N(x; m, I_N) = -N/2 log 2 pi - |x - m|^2 / 2``)::
 
     recon      = mean_x E_q(z|x)[log p(x|z)]          Monte Carlo, S samples per x (paper: 1000)
-    recon_sem  = standard error of that Monte Carlo estimate (dataset fixed, only z random)
+    recon_mc_se = standard error of that Monte Carlo estimate (dataset fixed, only z random)
     kl         = mean_x KL(q(z|x) || N(0, I_k))          exact (Eq. 66)
     elbo       = recon - kl                              (Eq. 12)
     objective  = recon - beta kl                         the beta-VAE objective L_beta (Eq. 13)
@@ -53,7 +53,7 @@ from betavae_sym.errors import BadInput
 
 LOG_2PI = math.log(2.0 * math.pi)
 #: Scalar metrics, in the order of tables and summaries.
-SCALAR_METRICS = ("elbo", "tie", "recon", "kl", "objective", "mie", "log_likelihood", "recon_sem",
+SCALAR_METRICS = ("elbo", "tie", "recon", "kl", "objective", "mie", "log_likelihood", "recon_mc_se",
                   "active_units", "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness")
 #: Largest k for the exact signed-permutation search (k! 2^k alignments).
 MAX_EXACT_ALIGNMENT_K = 6
@@ -240,7 +240,7 @@ def evaluate(model, dataset, beta: float, *, samples: int = 1000, iwae_samples: 
         log_lik[lo:hi] = -0.5 * N * LOG_2PI - 0.5 * np.einsum("msn,msn->ms", diff, diff)
     rec = log_lik[:, :samples]
     recon = float(rec.mean())
-    recon_sem = float(math.sqrt(np.sum(rec.var(axis=1, ddof=1)) / samples) / n) if samples > 1 else math.nan
+    recon_mc_se = float(math.sqrt(np.sum(rec.var(axis=1, ddof=1)) / samples) / n) if samples > 1 else math.nan
     kl_units_raw = 0.5 * (mu**2 + var - 1.0 - logvar)  # (n, k), Eq. 66 per unit
     kl = float(kl_units_raw.sum(axis=1).mean())
     # IWAE: log w = log p(x|z) + log N(z; 0, I) - log N(z; mu, var)
@@ -255,7 +255,7 @@ def evaluate(model, dataset, beta: float, *, samples: int = 1000, iwae_samples: 
     activity = mu.var(axis=0)
     result = {
         "elbo": elbo, "tie": tie, "recon": recon, "kl": kl, "objective": recon - beta * kl,
-        "mie": log_likelihood - elbo, "log_likelihood": log_likelihood, "recon_sem": recon_sem,
+        "mie": log_likelihood - elbo, "log_likelihood": log_likelihood, "recon_mc_se": recon_mc_se,
         "active_units": int(np.sum(activity > ACTIVE_UNIT_THRESHOLD)),
         "mig": mig(mu, np.asarray(dataset.S)),
         **dci(mu, np.asarray(dataset.S)),
