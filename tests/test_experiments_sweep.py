@@ -283,3 +283,32 @@ def test_overlay_accepts_analytic_records_documents_and_series():
     assert overlay_series({"N": 1600, "k": 2, "records": records})["kl"][1].tolist() == [3.0, 0.5]
     assert overlay_series({"tie": ([1, 2], [3, 4])})["tie"][1].tolist() == [3.0, 4.0]
     assert overlay_series(None) == {}
+
+
+def test_a_port_that_answers_but_is_not_a_dask_scheduler_is_bad_input_within_the_timeout(tmp_path):
+    pytest.importorskip("dask.distributed")
+    import socket
+    import threading
+
+    from betavae_sym.experiments.executors import DaskExecutor
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer_garbage():
+        try:
+            while True:
+                connection, _ = server.accept()
+                connection.sendall(b"\xff" * 64)  # an absurd frame length, like an HTTP proxy's reply
+        except OSError:
+            pass
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(BadInput, match="--scheduler: cannot reach"):
+            DaskExecutor(f"tcp://127.0.0.1:{server.getsockname()[1]}", timeout=2)
+    finally:
+        server.close()
+    assert time.monotonic() - start < 10

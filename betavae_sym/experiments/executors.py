@@ -99,9 +99,11 @@ class DaskExecutor:
             return
         try:
             self.client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError, ValueError) as exc:
+        except Exception as exc:  # refused, timed out, bad address, or something else answering the port
+            reason = type(exc).__name__ if isinstance(exc, (OSError, TimeoutError)) else \
+                f"{type(exc).__name__}: is it a Dask scheduler?"
             raise BadInput(f"--scheduler: cannot reach the Dask scheduler at '{scheduler}' within "
-                           f"{timeout:g} s ({type(exc).__name__}); start it or check the address") from None
+                           f"{timeout:g} s ({reason}); start it or check the address") from None
         threads = [info.get("nthreads", 1) for info in self.client.scheduler_info().get("workers", {}).values()]
         if any(count > 1 for count in threads):
             sys.stderr.write(f"warning: Dask workers at {scheduler} run up to {max(threads)} tasks each in threads; "
