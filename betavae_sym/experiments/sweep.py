@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import numbers
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
     betas = list(betas)
     if not betas:
         raise BadInput("--betas: the beta list is empty; give e.g. 0.5,1,2 or 0.1:4:9")
+    bad = [b for b in betas if not (isinstance(b, numbers.Real) and math.isfinite(b) and b >= 0)]
+    if bad:
+        raise BadInput(f"--betas: {bad[0]!r} is not a finite number >= 0")
     if isinstance(realizations, bool) or not isinstance(realizations, int) or realizations < 1:
         raise BadInput(f"--realizations: {realizations!r} must be a positive integer")
     store_path = Path(store_path)
@@ -171,8 +175,8 @@ def run_sweeps(out_dir: Path, *, preset: str | None = "quick", datasets=("mixed-
     from betavae_sym.experiments.tasks import build_sweep_dataset
     from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
 
-    out_dir = ensure_writable_dir(Path(out_dir), "--out")
     plans = [(name, *preset_settings(name, preset, **options)) for name in datasets]  # all inputs checked first
+    out_dir = ensure_writable_dir(Path(out_dir), "--out")
     outputs = {}
     for name, settings, betas, realizations in plans:
         store = out_dir / f"{name}-{preset or 'custom'}.db"
