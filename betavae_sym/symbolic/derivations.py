@@ -13,12 +13,15 @@ expressions or matrices in its component symbols.
 
 from __future__ import annotations
 
+import copy
+import random
 from functools import lru_cache
 
 import sympy as sp
 from sympy import Rational
 
 from betavae_sym.symbolic import ops
+from betavae_sym.symbolic.compare import random_rational
 from betavae_sym.symbolic.gaussian import gaussian_expectation
 from betavae_sym.symbolic.model import PARAMETERS, LinearBetaVAE
 
@@ -27,7 +30,7 @@ def log_normal_density(value: sp.Matrix, mean: sp.Matrix, covariance: sp.Matrix)
     """``log N(value; mean, covariance)`` from the density, constants kept, logs expanded."""
     n = value.shape[0]
     residual = value - mean
-    density = (sp.exp(-Rational(1, 2) * (residual.T * covariance.inv(method="LU") * residual)[0, 0])
+    density = (sp.exp(-Rational(1, 2) * (residual.T * ops.inv(covariance) * residual)[0, 0])
                / sp.sqrt((2 * sp.pi) ** n * covariance.det()))
     return sp.expand_log(sp.log(density), force=True)
 
@@ -162,7 +165,7 @@ def joint_moments(latent: sp.Matrix, noise: sp.Matrix, noise_var, mixing: sp.Mat
 def condition(x: sp.Matrix, mean_x: sp.Matrix, cov_xx: sp.Matrix, cov_xs: sp.Matrix):
     """Conditioning a zero-mean latent on x (Appendix 2): ``(Cov^T Sigma^{-1} (x - mean), I - Cov^T Sigma^{-1} Cov)``."""
     k = cov_xs.shape[1]
-    gain = cov_xs.T * cov_xx.inv(method="LU")
+    gain = cov_xs.T * ops.inv(cov_xx)
     return gain * (x - mean_x), sp.eye(k) - gain * cov_xs
 
 
@@ -182,7 +185,15 @@ def model_posterior(m: LinearBetaVAE):
 
 # ----- Eqs. 45, 77: inference error, from the KL definition -----------------------------------
 def generic_gaussian_target(m: LinearBetaVAE):
-    """A generic target ``N(F x + f, E)``: ``F (k, N)``, ``f (k, 1)``, ``E (k, k)`` symmetric symbols."""
+    """A generic target ``N(F x + f, E)``: ``F (k, N)``, ``f (k, 1)``, ``E (k, k)`` symmetric symbols.
+
+    For a model from :func:`pointed_model`, the target is drawn at the same random
+    point: rational ``F``, ``f`` and a symmetric positive definite rational ``E``.
+    """
+    if getattr(m, "point_seed", None) is not None:
+        rng = random.Random(m.point_seed + 500)
+        F, f, Q = (sp.Matrix(r, c, lambda i, j: random_rational(rng)) for r, c in ((m.k, m.N), (m.k, 1), (m.k, m.k)))
+        return F, f, Q * Q.T + sp.eye(m.k)
     F = sp.Matrix(m.k, m.N, lambda i, j: sp.Symbol(f"F_{{{i + 1}{j + 1}}}", real=True))
     f = sp.Matrix(m.k, 1, lambda i, j: sp.Symbol(f"f_{{{i + 1}}}", real=True))
     E = sp.Matrix(m.k, m.k, lambda i, j: sp.Symbol(f"E_{{{min(i, j) + 1}{max(i, j) + 1}}}", real=True))
@@ -201,6 +212,48 @@ def inference_error(m: LinearBetaVAE, F: sp.Matrix, f: sp.Matrix, E: sp.Matrix) 
 def model(N: int, k: int) -> LinearBetaVAE:
     """The explicit model at size (N, k), shared by all derivations (symbols are cached by SymPy)."""
     return LinearBetaVAE(N, k)
+
+
+#: Attributes of the model that ``pointed_model`` replaces by random rationals; the
+#: integration variables x, s, eta, eps and the scalars beta, sigma_y2, sigma_eta2 stay symbols.
+POINTED = ("W_mu", "b_mu", "W_sigma", "b_sigma", "D", "b_D", "A")
+
+
+@lru_cache(maxsize=None)
+def pointed_model(N: int, k: int, seed: int, scalars: bool = False) -> LinearBetaVAE:
+    """The model at (N, k) with parameters, A and Sigma_x set to random rationals (seeded).
+
+    ``Sigma_x`` is drawn symmetric positive definite (``Q Q^T + I_N``). With
+    ``scalars``, beta, sigma_y2 and sigma_eta2 become random positive rationals
+    too (for identities that hold for every value of them; not for printed
+    equations, which are compared in the paper's case sigma_y2 = sigma_eta2 = 1).
+    Used for comparisons at random points, where inverses and determinants of
+    rational matrices are cheap. See ``compare.relate_at_points``.
+    """
+    rng = random.Random(seed)
+    m = copy.copy(model(N, k))
+    if scalars:
+        m.beta, m.sigma_y2, m.sigma_eta2 = (random_rational(rng, positive=True) for _ in range(3))
+    for name in POINTED:
+        rows, cols = getattr(m, name).shape
+        setattr(m, name, sp.Matrix(rows, cols, lambda i, j: random_rational(rng)))
+    Q = sp.Matrix(N, N, lambda i, j: random_rational(rng))
+    m.Sigma_x = Q * Q.T + sp.eye(N)
+    m.point_seed = seed
+    return m
+
+
+def with_zero(m: LinearBetaVAE, *names: str) -> LinearBetaVAE:
+    """A copy of ``m`` with the named parameters (e.g. ``"b_D"``) set to zero matrices.
+
+    Used instead of ``subs({symbol: 0})``, which on a :func:`pointed_model`
+    would replace a *number* wherever it occurs.
+    """
+    zeroed = copy.copy(m)
+    for name in names:
+        setattr(zeroed, name, sp.zeros(*getattr(m, name).shape))
+    zeroed.zeroed = frozenset(getattr(m, "zeroed", frozenset())) | set(names)
+    return zeroed
 
 
 @lru_cache(maxsize=None)

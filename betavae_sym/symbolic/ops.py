@@ -75,8 +75,18 @@ def sq_norm(v):
 
 
 def inv(M):
-    """Matrix inverse (explicit: exact LU inverse; symbolic: ``M^{-1}``)."""
-    return M.inv(method="LU") if is_explicit(M) else M.I
+    """Matrix inverse (explicit: exact; symbolic: ``M^{-1}``).
+
+    An explicit matrix with symbols is inverted as ``adj(M) / det(M)``: SymPy's
+    own ``inv`` first proves ``det(M) != 0`` by ``simplify`` (seconds to
+    minutes at 4 x 4); every matrix inverted here is generically invertible
+    (covariances, ``I + U V``), which is the model's assumption anyway.
+    """
+    if not is_explicit(M):
+        return M.I
+    if not M.free_symbols:
+        return M.inv(method="LU")
+    return M.adjugate(method="berkowitz") / M.det(method="berkowitz")
 
 
 def logdet_spd(M):

@@ -1,0 +1,87 @@
+"""Run every topic of :mod:`equations` and render the derivation documents.
+
+Topics are independent, so they run in parallel processes; each worker returns
+its rendered Markdown (text), never SymPy objects.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+#: Topics in the order their work is submitted: the slowest first, for load balance.
+SUBMISSION_ORDER = ("stationary", "gradients", "posteriors", "inference_errors", "objective", "propositions")
+
+#: Lines of unified diff shown per stale file.
+DIFF_LINES = 40
+
+
+def render_topic_text(topic: str) -> tuple[str, str, list[tuple[str, str, str]]]:
+    """Derive one topic; returns ``(file name, Markdown, [(eq, title, status), ...])``."""
+    from betavae_sym.symbolic import equations
+    from betavae_sym.symbolic.document import TOPIC_TITLES, render_topic
+
+    checks = equations.TOPICS[topic]()
+    stem, _ = TOPIC_TITLES[topic]
+    return f"{stem}.md", render_topic(topic, checks), [(c.eq, c.title, c.status) for c in checks]
+
+
+def render_identities():
+    """The moment identities, proved by integration (for the index)."""
+    from betavae_sym.symbolic.gaussian import verify_moment_identities
+
+    return [(c.name, c.dimension, c.holds) for c in verify_moment_identities()]
+
+
+def render_all(jobs: int = 2, progress: bool = True) -> dict[str, str]:
+    """Every document: ``{file name: Markdown}``, the index ``README.md`` first, then the topics in paper order."""
+    from tqdm import tqdm
+
+    from betavae_sym.symbolic.document import TOPIC_TITLES, render_index
+    from betavae_sym.symbolic.gaussian import IdentityCheck
+
+    results, identities = {}, None
+    bar = tqdm(total=len(SUBMISSION_ORDER) + 1, desc="derive", unit="topic", disable=not progress)
+    if jobs == 1:
+        for topic in SUBMISSION_ORDER:
+            results[topic] = render_topic_text(topic)
+            bar.update()
+        identities = render_identities()
+        bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(render_topic_text, topic): topic for topic in SUBMISSION_ORDER}
+            futures[pool.submit(render_identities)] = None
+            for future in as_completed(futures):
+                topic = futures[future]
+                if topic is None:
+                    identities = future.result()
+                else:
+                    results[topic] = future.result()
+                bar.update()
+    bar.close()
+    summary = {topic: results[topic][2] for topic in TOPIC_TITLES}
+    documents = {"README.md": render_index(summary, [IdentityCheck(n, d, None, None, h) for n, d, h in identities])}
+    documents.update({results[topic][0]: results[topic][1] for topic in TOPIC_TITLES})
+    return documents
+
+
+def stale_files(folder: Path, documents: dict[str, str]) -> str:
+    """A readable report of every file in ``folder`` that differs from ``documents`` ("" when none)."""
+    report = []
+    for name, text in documents.items():
+        path = folder / name
+        if not path.is_file():
+            report.append(f"missing: {path}\n")
+            continue
+        current = path.read_text(encoding="utf-8")
+        if current == text:
+            continue
+        diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(),
+                                         fromfile=f"{path} (committed)", tofile=f"{path} (fresh)", lineterm=""))
+        shown = diff[:DIFF_LINES] + ([f"... {len(diff) - DIFF_LINES} more diff lines"] if len(diff) > DIFF_LINES else [])
+        report.append(f"stale: {path}\n" + "\n".join(shown) + "\n")
+    return "".join(report)
