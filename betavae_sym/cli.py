@@ -21,6 +21,7 @@ from betavae_sym.errors import BadInput, CheckFailed
 COMMAND_MODULES: tuple[str, ...] = (
     "betavae_sym.data.commands",
     "betavae_sym.deep.commands",
+    "betavae_sym.linear.commands",
 )
 
 

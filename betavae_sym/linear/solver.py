@@ -300,6 +300,7 @@ def _solution(problem: Problem, reduced: dict, beta: float, converged: bool, max
 def solve_problem(problem: Problem, beta: float, *, seed: int = 0, starts: int = STARTS,
                   initial: dict | None = None) -> Solution:
     """:func:`solve` on a prepared :class:`Problem`; ``initial`` (reduced parameters) adds a warm start."""
+    import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
     from threadpoolctl import threadpool_limits
 
     objective = _Objective(problem, beta)

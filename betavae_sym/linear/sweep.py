@@ -95,6 +95,7 @@ def _stack(params: list[dict]) -> dict:
 
 def _solve_grid(problem: Problem, betas: np.ndarray, seed: int, progress: bool):
     """Numeric maximizers on the grid: (reduced params stacked, max_grads, converged), betas sorted."""
+    import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
     from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
@@ -122,6 +123,7 @@ def _solve_grid(problem: Problem, betas: np.ndarray, seed: int, progress: bool):
 def _refine(problem: Problem, betas: np.ndarray, params: dict, metric: str, sign: float, values: np.ndarray) -> float:
     """Bounded scalar optimization of ``metric`` in beta around its grid extremum (see the module docstring)."""
     from scipy.optimize import minimize_scalar
+    import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
     from threadpoolctl import threadpool_limits
 
     i = int(np.argmax(sign * values))
