@@ -45,7 +45,7 @@ def _printer_class():
 
         Adds what SymPy 1.14's ``NumPyPrinter`` lacks (``Trace``,
         ``ElementwiseApplyFunction``, ``HadamardPower``, ``log(Determinant)``)
-        adds ``Max`` as ``numpy.maximum``, and prints the rest so that a leading batch shape broadcasts:
+        and prints the rest so that a leading batch shape broadcasts:
         products are ``matmul``, transposes swap the last two axes, matrix
         entries index the last two axes, and a scalar coefficient ``c`` of
         shape ``(...)`` multiplies a matrix as ``c[..., None, None]``.
@@ -85,17 +85,12 @@ def _printer_class():
             # the function's own scalar parameters (beta, ...) broadcast over the matrix axes
             dummy = sp.Symbol("_ELEMENTWISE_ARGUMENT_")
             applied = expr.function(dummy)
-            placeholders = {s: sp.Symbol(f"_SCALAR_{i}_") for i, s in enumerate(sorted(applied.free_symbols - {dummy}, key=str))}
+            scalars = sorted(applied.free_symbols - {dummy}, key=str)
+            placeholders = {s: sp.Symbol(f"_SCALAR_{i}_") for i, s in enumerate(scalars)}
             text = self._print(applied.xreplace(placeholders))
             for scalar, placeholder in placeholders.items():
                 text = text.replace(placeholder.name, f"{self._np('asarray')}({self._print(scalar)})[..., None, None]")
             return text.replace("_ELEMENTWISE_ARGUMENT_", f"({self._print(expr.expr)})")
-
-        def _print_Max(self, expr):
-            text = self._print(expr.args[0])
-            for arg in expr.args[1:]:
-                text = f"{self._np('maximum')}({text}, {self._print(arg)})"
-            return text
 
         def _print_Identity(self, expr):
             return f"{self._np('eye')}({int(expr.rows)})"

@@ -91,7 +91,8 @@ def optimal_decoder(m: LinearBetaVAE, U, lam):
     eigenvalues ``lam`` (k, 1).
     """
     s2 = m.beta * m.sigma_y2
-    d = _elementwise(lambda x: sp.sqrt(sp.Max(x - s2, 0)), lam)
+    # max(y, 0) written as (y + |y|) / 2: Max cannot compare a matrix entry with 0, Abs needs no ordering
+    d = _elementwise(lambda x: sp.sqrt((x - s2 + sp.Abs(x - s2)) / 2), lam)
     return ops.hadamard(U, ops.ones(m.N, U) * d.T)
 
 
