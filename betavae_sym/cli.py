@@ -20,6 +20,7 @@ from betavae_sym.errors import BadInput, CheckFailed
 #: Modules that register subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "betavae_sym.symbolic.commands",
+    "betavae_sym.linear.commands",
     "betavae_sym.data.commands",
     "betavae_sym.deep.commands",
     "betavae_sym.experiments.commands",
