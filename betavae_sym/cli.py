@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "betavae_sym.symbolic.commands",
     "betavae_sym.data.commands",
     "betavae_sym.deep.commands",
+    "betavae_sym.linear.commands",
     "betavae_sym.experiments.commands",
 )
 

@@ -1,1 +1,12 @@
-"""linear layer of betavae-sym (see DESIGN.md)."""
+"""The analytic beta-VAE, numerically: lambdified callables, solvers, closed form, beta sweeps (see DESIGN.md).
+
+Public API: :func:`solve`, :func:`closed_form` (both return a :class:`Solution`),
+:func:`sweep` (a :class:`SweepResult`, Figure 3 via
+:func:`betavae_sym.linear.figure.save_figure3`). SymPy is imported only when a
+function is first compiled.
+"""
+
+from betavae_sym.linear.solver import Solution, closed_form, solve
+from betavae_sym.linear.sweep import SweepResult, sweep
+
+__all__ = ["Solution", "SweepResult", "closed_form", "solve", "sweep"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import HadamardProduct, Identity, MatrixBase, OneMatrix, Trace
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 
 def is_explicit(M) -> bool:
@@ -60,8 +61,16 @@ def col_sq_norms(M):
 
 
 def scalar(M):
-    """The single entry of a 1 x 1 matrix."""
-    return M[0, 0]
+    """The single entry of a 1 x 1 matrix.
+
+    For a matrix expression the entry stays unevaluated (``MatrixElement``):
+    indexing a ``MatMul`` would expand it into an explicit sum over its inner
+    dimension (and, with an ``Inverse`` inside, into polynomial work that does
+    not finish at N = 9), which defeats the general-shape form.
+    """
+    if is_explicit(M):
+        return M[0, 0]
+    return MatrixElement(M, 0, 0)
 
 
 def vsum(v):

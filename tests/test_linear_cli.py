@@ -1,0 +1,65 @@
+"""``betavae-sym analytic``: output contract and one-line errors (exit 2, nothing written)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from betavae_sym.cli import main
+
+
+def test_json_to_stdout_has_the_documented_schema(tmp_path, capsys):
+    plot = tmp_path / "fig3.png"
+    assert main(["analytic", "--mixing", "paper", "--N", "16", "--betas", "0.5,1,1.5,2", "--json", "-",
+                 "--plot", str(plot), "--csv", str(tmp_path / "r.csv"), "--no-progress"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["N"], document["k"], document["mixing"]) == (16, 2, "paper")
+    assert set(document["extrema"]) == {"elbo_argmax", "tie_argmin", "mie_argmin"}
+    assert set(document["records"][0]) == {"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood",
+                                           "objective", "converged", "max_grad", "closed_form_gap"}
+    assert abs(document["extrema"]["elbo_argmax"] - 1) < 1e-6
+    assert plot.exists() and plot.with_suffix(".svg").exists()
+
+
+def _bad(tmp_path, *arguments):
+    with pytest.raises(SystemExit) as exit_info:
+        code = main(["analytic", *arguments, "--json", str(tmp_path / "out.json"), "--no-progress"])
+        raise SystemExit(code)
+    assert exit_info.value.code == 2
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("betas", ["0,1", "-1", "nan", "inf,1", "", "1:2", "1:a:3", "2:1:5", "1:2:0", ","])
+def test_bad_beta_specifications_exit_2(tmp_path, capsys, betas):
+    _bad(tmp_path, "--mixing", "paper", "--betas", betas)
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_bad_mixing_files_exit_2(tmp_path, capsys):
+    np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan], [0.0, 1.0]]))
+    np.save(tmp_path / "wide.npy", np.ones((2, 3)))
+    np.save(tmp_path / "rank.npy", np.ones((4, 2)))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "text.csv").write_text("1,2\nx,y\n")
+    (tmp_path / "vector.npy").write_bytes(b"not a numpy file")
+    for name in ("missing.npy", "nan.npy", "wide.npy", "rank.npy", "objects.npy", "text.csv", "vector.npy", "A.txt"):
+        _bad(tmp_path, "--mixing", str(tmp_path / name), "--betas", "1")
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--mixing" in err[0], err
+
+
+def test_unwritable_output_exits_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(main(["analytic", "--mixing", "paper", "--betas", "1", "--json",
+                               str(blocker / "out.json"), "--no-progress"]))
+    assert exit_info.value.code == 2
+
+
+def test_csv_mixing_file_is_read(tmp_path, capsys):
+    np.savetxt(tmp_path / "A.csv", 0.5 * (np.ones((5, 2)) + np.eye(5, 2)), delimiter=",")
+    assert main(["analytic", "--mixing", str(tmp_path / "A.csv"), "--betas", "1", "--json", "-",
+                 "--no-progress"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["N"], document["k"], document["mixing"]) == (5, 2, "A.csv")
