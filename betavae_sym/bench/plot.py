@@ -32,16 +32,19 @@ def scale_figure(document: dict):
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
 
     rows = [m for m in document["measurements"] if m["section"] == "scale"]
     figure = Figure(figsize=(13, 7.5))
     axes = figure.subplots(2, 3).ravel()
     for ax, (title, xlabel, ylabel, names) in zip(axes, PANELS):
+        ticks = set()
         for name in names:
             points = sorted((r for r in rows if r["series"] == name), key=lambda r: r["x"])
             if not points:
                 continue
             xs = [r["x"] for r in points]
+            ticks.update(xs)
             medians = [r["median"] for r in points]
             below = [r["median"] - r["min"] for r in points]
             above = [r["max"] - r["median"] for r in points]
@@ -50,6 +53,11 @@ def scale_figure(document: dict):
             ax.errorbar(xs, medians, yerr=[below, above], marker="o", capsize=3, label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if ticks:  # the measured sizes as plain numbers on the x axis
+            ax.xaxis.set_major_locator(FixedLocator(sorted(ticks)))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(title, loc="left", fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -62,6 +70,7 @@ def scale_figure(document: dict):
             f"load average at start {_load(machine.get('load_average_start'))}",
             f"load average at end {_load(machine.get('load_average_end'))}",
             f"{config.get('repeats')} run(s) per point; {config.get('dtype')}; n = {config.get('n')} examples/epoch",
+            f"training threads: {config.get('threads') or 'library defaults'}",
             "median, bars min-max; slope = log-log least squares"]
     axes[-1].axis("off")
     axes[-1].text(0.0, 1.0, "\n".join(info), va="top", fontsize=9, transform=axes[-1].transAxes, wrap=True)
