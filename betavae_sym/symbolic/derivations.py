@@ -108,7 +108,7 @@ def solve_W_sigma(m: LinearBetaVAE, objective: sp.Expr) -> dict:
     grad = gradient(m, objective, "W_sigma")
     WS = m.W_sigma * m.Sigma_x
     for a in range(m.k):
-        factors = {sp.simplify(grad[a, b] / WS[a, b]) for b in range(m.N)}
+        factors = {sp.cancel(grad[a, b] / WS[a, b]) for b in range(m.N)}
         if len(factors) != 1:
             raise ArithmeticError(f"row {a} of dL/dW_sigma is not a common factor times [W_sigma Sigma_x]")
     solutions = sp.solve(list(WS), list(m.W_sigma), dict=True)
