@@ -72,16 +72,6 @@ def kl_per_datum(m: LinearBetaVAE) -> sp.Expr:
     return over_eps(m, log_q - log_p)
 
 
-def objective_per_datum(m: LinearBetaVAE) -> sp.Expr:
-    """Eq. 13 derived: ``L_beta(x) = recon - beta KL``, per datum."""
-    return recon_per_datum(m) - m.beta * kl_per_datum(m)
-
-
-def objective_averaged(m: LinearBetaVAE) -> sp.Expr:
-    """Eqs. 34/55 derived: ``L = E_p(x)[L_beta(x)]`` over ``x ~ N(0, Sigma_x)``."""
-    return over_x(m, objective_per_datum(m))
-
-
 # ----- Eqs. 36-41: gradients of the derived averaged objective ------------------------------
 def gradient(m: LinearBetaVAE, objective: sp.Expr, param: str) -> sp.Matrix:
     """``dL/d param`` by component-wise differentiation, same shape as the parameter."""
@@ -257,9 +247,16 @@ def with_zero(m: LinearBetaVAE, *names: str) -> LinearBetaVAE:
 
 
 @lru_cache(maxsize=None)
+def recon_at(N: int, k: int) -> sp.Expr:
+    """The derived per-datum reconstruction term (Eq. 65) at (N, k), computed once per size."""
+    return recon_per_datum(model(N, k))
+
+
+@lru_cache(maxsize=None)
 def averaged_objective(N: int, k: int) -> sp.Expr:
-    """The derived averaged objective at (N, k), computed once per size."""
-    return objective_averaged(model(N, k))
+    """Eqs. 34/55 derived: ``L = E_p(x)[recon - beta KL]`` over ``x ~ N(0, Sigma_x)`` at (N, k), once per size."""
+    m = model(N, k)
+    return over_x(m, recon_at(N, k) - m.beta * kl_per_datum(m))
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["PARAMETERS"]

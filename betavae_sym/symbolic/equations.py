@@ -59,12 +59,12 @@ def objective_checks() -> list[EquationCheck]:
         "65", "objective", "Reconstruction objective per datum, E_q[log p(x|z)]",
         printed=printed.eq65(g), derived=paper(g.recon(), g),
         sizes=compare_at_sizes(lambda m: printed.eq65(m),
-                               lambda m: paper(dv.recon_per_datum(m), m),
+                               lambda m: paper(dv.recon_at(m.N, m.k), m),
                                model_variables),
         steps=[("Reparameterization (Appendix 1), z = mu_z + Sigma_z^{1/2} eps, at N = k = 1", dv.reparameterized_z(m11)),
                ("log N(x; D z + b^D, sigma_y^2 I_N) at N = k = 1",
                 dv.log_normal_density(m11.x, m11.D * dv.reparameterized_z(m11) + m11.b_D, m11.sigma_y2 * sp.eye(1))),
-               ("Its expectation over eps ~ N(0, I_k), at N = k = 1", dv.recon_per_datum(m11))],
+               ("Its expectation over eps ~ N(0, I_k), at N = k = 1", dv.recon_at(1, 1))],
     )
     checks.append(verdict(
         recon,
@@ -72,7 +72,7 @@ def objective_checks() -> list[EquationCheck]:
                     "the squared error and the trace is missing (Appendix 1's own previous line and Eq. 67 have it), "
                     "and -N/2 log(2 pi) is dropped",
                     lambda: compare_at_sizes(lambda m: printed.eq65(m),
-                                             lambda m: 2 * (paper(dv.recon_per_datum(m), m)
+                                             lambda m: 2 * (paper(dv.recon_at(m.N, m.k), m)
                                                                + Rational(m.N, 2) * sp.log(2 * sp.pi)),
                                              model_variables)),),
     ))
