@@ -8,7 +8,16 @@ This package lives inside ``betavae_sym`` (DESIGN.md sketches a top-level
 ``paper_checks/``) so that it is installed with the package.
 """
 
-from betavae_sym.paper_checks.context import Context
-from betavae_sym.paper_checks.core import STATUSES, Check, Result, Verdict, all_checks, run_checks, select, table
+_EXPORTS = {"Context": "context", "STATUSES": "core", "Check": "core", "Result": "core", "Verdict": "core",
+            "all_checks": "core", "run_checks": "core", "select": "core", "table": "core"}
+
+
+def __getattr__(name):  # imported lazily so that 'betavae-sym --help' stays fast
+    import importlib
+
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"betavae_sym.paper_checks.{_EXPORTS[name]}"), name)
+    raise AttributeError(name)
+
 
 __all__ = ["Check", "Context", "Result", "STATUSES", "Verdict", "all_checks", "run_checks", "select", "table"]
