@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "betavae_sym.deep.commands",
     "betavae_sym.experiments.commands",
     "betavae_sym.paper_checks.commands",
+    "betavae_sym.bench.commands",
 )
 
 

@@ -235,3 +235,11 @@ def test_verdict_rejects_an_unknown_status():
 
 def test_select_keeps_the_registry_order():
     assert [c.id for c in select(["prop1", "eq2", "eq1"])] == ["eq1", "eq2", "prop1"]
+
+
+def test_the_shared_symbolic_run_writes_the_documents_derive_writes():
+    from betavae_sym.paper_checks.context import run_symbolic
+    from betavae_sym.symbolic.derive import render_topic_text
+
+    name, text, _ = render_topic_text("propositions")
+    assert run_symbolic(("propositions",), jobs=1, progress=False).documents == {name: text}

@@ -163,14 +163,19 @@ class _Objective:
         return np.concatenate([np.broadcast_to(blocks[name], (*batch, *self.shapes[name])).reshape(*batch, -1)
                                for name in self.free], axis=-1)
 
+    def _whiten(self, blocks: dict) -> dict:
+        """Chain rule to the whitened parameters; non-finite trial points stay non-finite, silently
+        (the line search rejects them; the final point is checked by ``converged`` and the closed form)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            for name in ("W_mu", "W_sigma"):
+                blocks[name] = blocks[name] @ self.inverse_root
+            blocks["D"] = self.root @ blocks["D"]
+        return blocks
+
     def gradient(self, theta) -> np.ndarray:
         """Gradient with respect to the whitened vector (chain rule), shape (..., p)."""
         theta = np.asarray(theta, dtype=np.float64)
-        blocks = self._blocks(theta)
-        for name in ("W_mu", "W_sigma"):
-            blocks[name] = blocks[name] @ self.inverse_root
-        blocks["D"] = self.root @ blocks["D"]
-        return self._flatten(blocks, theta.shape[:-1])
+        return self._flatten(self._whiten(self._blocks(theta)), theta.shape[:-1])
 
     def max_gradient(self, theta) -> float:
         """``max |dL/dtheta|`` in the model's own parameters (Eqs. 36-41)."""
@@ -180,10 +185,7 @@ class _Objective:
         """(whitened gradient (p,), ``max |dL/dtheta|`` in the model's own parameters) for one vector."""
         blocks = self._blocks(theta)
         gmax = float(np.max(np.abs(self._flatten(blocks, ()))))
-        for name in ("W_mu", "W_sigma"):
-            blocks[name] = blocks[name] @ self.inverse_root
-        blocks["D"] = self.root @ blocks["D"]
-        return self._flatten(blocks, ()), gmax
+        return self._flatten(self._whiten(blocks), ()), gmax
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
         """Central differences of the lambdified gradient (whitened), symmetrized, shape (p, p)."""

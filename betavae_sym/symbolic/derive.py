@@ -16,14 +16,14 @@ SUBMISSION_ORDER = ("stationary", "gradients", "posteriors", "inference_errors",
 DIFF_LINES = 40
 
 
-def render_topic_text(topic: str) -> tuple[str, str, list[tuple[str, str, str]]]:
-    """Derive one topic; returns ``(file name, Markdown, [(eq, title, status), ...])``."""
+def render_topic_text(topic: str) -> tuple[str, str, list[tuple[str, str, str, str, str]]]:
+    """Derive one topic; returns ``(file name, Markdown, [(eq, title, status, condition, diagnosis), ...])``."""
     from betavae_sym.symbolic import equations
     from betavae_sym.symbolic.document import TOPIC_TITLES, render_topic
 
     checks = equations.TOPICS[topic]()
     stem, _ = TOPIC_TITLES[topic]
-    return f"{stem}.md", render_topic(topic, checks), [(c.eq, c.title, c.status) for c in checks]
+    return f"{stem}.md", render_topic(topic, checks), [(c.eq, c.title, c.status, c.condition, c.diagnosis) for c in checks]
 
 
 def render_identities():
@@ -33,12 +33,13 @@ def render_identities():
     return [(c.name, c.dimension, c.holds) for c in verify_moment_identities()]
 
 
-def render_all(jobs: int = 2, progress: bool = True) -> dict[str, str]:
-    """Every document: ``{file name: Markdown}``, the index ``README.md`` first, then the topics in paper order."""
-    from tqdm import tqdm
+def run_topics(jobs: int = 2, progress: bool = True):
+    """Derive every topic (in ``jobs`` processes) and prove the moment identities.
 
-    from betavae_sym.symbolic.document import TOPIC_TITLES, render_index
-    from betavae_sym.symbolic.gaussian import IdentityCheck
+    Returns ``(results, identities)``: ``results[topic]`` as from
+    :func:`render_topic_text`, ``identities`` as from :func:`render_identities`.
+    """
+    from tqdm import tqdm
 
     results, identities = {}, None
     bar = tqdm(total=len(SUBMISSION_ORDER) + 1, desc="derive", unit="topic", disable=not progress)
@@ -63,7 +64,16 @@ def render_all(jobs: int = 2, progress: bool = True) -> dict[str, str]:
                     results[topic] = future.result()
                 bar.update()
     bar.close()
-    summary = {topic: results[topic][2] for topic in TOPIC_TITLES}
+    return results, identities
+
+
+def render_all(jobs: int = 2, progress: bool = True) -> dict[str, str]:
+    """Every document: ``{file name: Markdown}``, the index ``README.md`` first, then the topics in paper order."""
+    from betavae_sym.symbolic.document import TOPIC_TITLES, render_index
+    from betavae_sym.symbolic.gaussian import IdentityCheck
+
+    results, identities = run_topics(jobs, progress)
+    summary = {topic: [row[:3] for row in results[topic][2]] for topic in TOPIC_TITLES}
     documents = {"README.md": render_index(summary, [IdentityCheck(n, d, None, None, h) for n, d, h in identities])}
     documents.update({results[topic][0]: results[topic][1] for topic in TOPIC_TITLES})
     return documents

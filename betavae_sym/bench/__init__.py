@@ -1,0 +1,30 @@
+"""``betavae-sym bench``: the performance suite, measured side by side in one run (issue 7).
+
+Sections (:data:`SECTIONS`):
+
+* ``analytic`` -- a 200-point beta sweep with the numeric solver and with the
+  closed form, N = 128 and 1600 (k = 2), and the largest relative gap between them;
+* ``symbolic`` -- cold ``betavae-sym derive`` in a fresh process, and the first
+  (compiling) call of a lambdified function in a fresh process;
+* ``deep`` -- training throughput for R = 1 and R stacked realizations, PyTorch
+  on the same network alternated with ours (when installed), the machine's GEMM
+  rate and the fraction of it the trainer reaches;
+* ``scale`` -- analytic solve time against N and k, training time per epoch
+  against N, batch size and R; a log-log plot.
+
+Public API: :class:`BenchConfig`, :func:`run_bench` (returns the JSON document),
+:func:`betavae_sym.bench.plot.save_scale_plot`. Absolute times on a shared
+machine are noisy; ratios measured in the same run (interleaved repeat by
+repeat) are what to compare.
+"""
+
+__all__ = ["SECTIONS", "BenchConfig", "run_bench"]
+
+
+def __getattr__(name):
+    # lazy, so that the CLI's ``betavae_sym.bench.commands`` imports no NumPy
+    if name in __all__:
+        from betavae_sym.bench import suite
+
+        return getattr(suite, name)
+    raise AttributeError(f"module 'betavae_sym.bench' has no attribute {name!r}")
