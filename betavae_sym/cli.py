@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "betavae_sym.data.commands",
     "betavae_sym.deep.commands",
     "betavae_sym.experiments.commands",
+    "betavae_sym.paper_checks.commands",
     "betavae_sym.bench.commands",
 )
 

@@ -1,0 +1,105 @@
+"""``betavae-sym check`` and ``betavae-sym reproduce``.
+
+``check`` JSON (``--json PATH|-``), stable: a list of
+``{"id", "claim", "location", "status", "printed", "corrected", "evidence"}``,
+status one of verified | erratum | refuted | not-checkable | crashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    check = subparsers.add_parser(
+        "check", help="run the paper checks: a verdict on every claim of the paper",
+        description="Run one check per claim of the paper (equations 1-81, propositions, the stationary solution, "
+                    "Figures 3-5, stated settings) and print a verdict table: verified, erratum (with the corrected "
+                    "form), refuted (with the measured evidence) or not-checkable (with the reason). Exit 0 when "
+                    "every check reached a verdict, 1 when a check crashed.")
+    check.add_argument("--only", nargs="+", metavar="ID", help="run only these checks (see --list)")
+    check.add_argument("--list", action="store_true", help="list the check ids and claims, run nothing")
+    check.add_argument("--json", metavar="PATH", help="write the verdicts as JSON ('-' for standard output)")
+    check.add_argument("--preset", default="quick", choices=("quick", "paper"),
+                       help="deep sweep preset and analytic grid for the figure claims (default quick)")
+    check.add_argument("--sweeps", default="betavae-report/sweeps", metavar="DIR",
+                       help="folder of the deep sweep stores, resumed if present "
+                            "(default: betavae-report/sweeps, shared with 'reproduce')")
+    check.add_argument("--jobs", type=_positive_int, default=2, metavar="J", help="symbolic topics in parallel (default 2)")
+    check.add_argument("--no-progress", action="store_true", help="no progress bars")
+    check.set_defaults(handler=check_handler)
+
+    reproduce = subparsers.add_parser(
+        "reproduce", help="the main job: derivations, checks, analytic and deep sweeps, figures, report",
+        description="Regenerate the derivations, run the analytic sweep (Figure 3) and the deep sweeps "
+                    "(Figures 4, 5; stores resumed), run every paper check, and write report.html "
+                    "(self-contained), report.md, the figures (PNG, SVG) and the JSON of every sweep and of the "
+                    "checks into --out. Exit 1 when a stage failed or a check crashed (the report names it).")
+    reproduce.add_argument("--preset", default="quick", metavar="quick|paper",
+                           help="quick (minutes on 2 cores, default) or paper (the paper's settings; hours)")
+    reproduce.add_argument("--out", default="betavae-report", metavar="DIR", help="output folder (default ./betavae-report)")
+    reproduce.add_argument("--jobs", type=_positive_int, default=2, metavar="J",
+                           help="symbolic topics in parallel (default 2)")
+    reproduce.add_argument("--no-progress", action="store_true", help="no progress display")
+    reproduce.set_defaults(handler=reproduce_handler)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1")
+    return value
+
+
+def check_handler(args) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from betavae_sym.errors import CheckFailed
+    from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
+    from betavae_sym.paper_checks import Context, run_checks, select, table
+
+    checks = select(args.only)
+    if args.list:
+        for c in checks:
+            sys.stdout.write(f"{c.id:<30} {c.claim}\n")
+        return 0
+    if args.json not in (None, "-"):
+        ensure_writable_dir(Path(args.json).parent, "--json")
+    context = Context(preset=args.preset, sweeps_dir=Path(args.sweeps), jobs=args.jobs, progress=not args.no_progress)
+    results = run_checks(checks, context, progress=not args.no_progress)
+    if args.json is not None:
+        text = json.dumps([r.to_json() for r in results], indent=2) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            atomic_write_text(Path(args.json), text)
+    (sys.stderr if args.json == "-" else sys.stdout).write(table(results))
+    crashed = [r for r in results if r.status == "crashed"]
+    for r in crashed:
+        sys.stderr.write(f"crashed: {r.id}: {r.evidence.splitlines()[0]}\n")
+    if crashed:
+        raise CheckFailed(f"{len(crashed)} check(s) crashed: {', '.join(r.id for r in crashed)}")
+    return 0
+
+
+def reproduce_handler(args) -> int:
+    import sys
+
+    from betavae_sym.errors import CheckFailed
+    from betavae_sym.reproduce import reproduce
+
+    run = reproduce(args.out, args.preset, progress=not args.no_progress, jobs=args.jobs)
+    sys.stderr.write(f"report: {run.out / 'report.html'} and {run.out / 'report.md'}\n")
+    problems = []
+    if run.failed:
+        problems.append(f"stage(s) failed: {', '.join(run.failed)}")
+    if run.crashed:
+        problems.append(f"check(s) crashed: {', '.join(run.crashed)}")
+    if problems:
+        raise CheckFailed("; ".join(problems) + " (see the report)")
+    return 0

@@ -1,0 +1,240 @@
+"""Resources shared by the checks, each computed once: symbolic derivations, analytic sweeps, deep sweeps.
+
+``Context.prepare(checks)`` computes what the selected checks need (only the
+symbolic topics they use; the deep sweeps only when a deep check is selected).
+A resource that fails is remembered: every check that needs it then crashes
+with that error, and the other checks still run. ``betavae-sym reproduce``
+fills the same context stage by stage, so the derivation runs once for both
+the derivations folder and the checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: The analytic model of Figure 3: N = 128, k = 2, A_ij = (1 + delta_ij) / 2.
+ANALYTIC_N, ANALYTIC_K = 128, 2
+
+#: beta grid of the analytic sweeps per preset (the extrema are refined between grid points).
+ANALYTIC_BETAS = {"quick": (0.05, 4.0, 80), "paper": (0.02, 6.0, 300)}
+
+#: Symbolic topics in submission order (slowest first), as in ``betavae_sym.symbolic.derive``.
+ALL_TOPICS = ("stationary", "gradients", "posteriors", "inference_errors", "objective", "propositions")
+
+#: The deep datasets: Figure 4 (mixed digits) and Figure 5 (positioned digit).
+DEEP_DATASETS = ("mixed-digits", "positioned-digit")
+
+
+def paper_mixing() -> np.ndarray:
+    """A_ij = (1 + delta_ij) / 2, shape (128, 2) (Results, 'Numerical Verification of Analytical Model')."""
+    return 0.5 * (np.ones((ANALYTIC_N, ANALYTIC_K)) + np.eye(ANALYTIC_N, ANALYTIC_K))
+
+
+@dataclass
+class SymbolicRun:
+    """Plain data from the symbolic engine (no SymPy objects).
+
+    ``equations``: registry key (``"36"``, ``"67 (App. 2)"``, ...) -> dict with
+    topic, title, status (agrees | erratum), condition, diagnosis, notes,
+    printed / derived / corrected (LaTeX). ``documents``: file name ->
+    Markdown, as ``betavae-sym derive`` writes them (the index ``README.md``
+    only when every topic ran). ``identities``: (name, dimension, holds).
+    """
+
+    equations: dict = field(default_factory=dict)
+    documents: dict = field(default_factory=dict)
+    identities: list = field(default_factory=list)
+    topics: set = field(default_factory=set)
+
+
+def _latex(obj) -> str | None:
+    """LaTeX as the derivation documents typeset it."""
+    import sympy as sp
+
+    from betavae_sym.symbolic.document import _Printer
+
+    if obj is None:
+        return None
+    if isinstance(obj, (tuple, list)):
+        return ",\\quad ".join(_latex(o) for o in obj)
+    if isinstance(obj, dict):
+        return ",\\quad ".join(f"{_latex(k)} = {_latex(v)}" for k, v in sorted(obj.items(), key=lambda kv: str(kv[0])))
+    return _Printer().doprint(sp.sympify(obj)) if not isinstance(obj, sp.Basic) else _Printer().doprint(obj)
+
+
+def topic_data(topic: str) -> tuple[str, str, list[dict], list[tuple[str, str, str]]]:
+    """Derive one topic (in a worker process): (file name, Markdown, equation records, index rows)."""
+    from betavae_sym.symbolic import equations
+    from betavae_sym.symbolic.document import TOPIC_TITLES, render_topic
+
+    checks = equations.TOPICS[topic]()
+    stem, _ = TOPIC_TITLES[topic]
+    records = [{"eq": c.eq, "topic": topic, "title": c.title, "status": c.status, "condition": c.condition,
+                "diagnosis": c.diagnosis, "notes": list(c.notes), "printed": _latex(c.printed),
+                "derived": _latex(c.derived), "corrected": _latex(c.corrected),
+                "sizes": [s.describe() for s in c.sizes]} for c in checks]
+    return f"{stem}.md", render_topic(topic, checks), records, [(c.eq, c.title, c.status) for c in checks]
+
+
+def identity_data() -> list[tuple[str, int, bool]]:
+    from betavae_sym.symbolic.derive import render_identities
+
+    return render_identities()
+
+
+def run_symbolic(topics=ALL_TOPICS, jobs: int = 2, progress: bool = True) -> SymbolicRun:
+    """Run the symbolic engine for ``topics`` (process pool of ``jobs``) and the moment identities.
+
+    With every topic the documents equal those of ``betavae-sym derive``
+    (same renderer, index included).
+    """
+    from tqdm import tqdm
+
+    from betavae_sym.symbolic.document import TOPIC_TITLES, render_index
+    from betavae_sym.symbolic.gaussian import IdentityCheck
+
+    topics = [t for t in ALL_TOPICS if t in set(topics)]
+    results, identities = {}, None
+    bar = tqdm(total=len(topics) + 1, desc="derive", unit="topic", disable=not progress, leave=False)
+    if jobs == 1 or len(topics) <= 1:
+        for topic in topics:
+            results[topic] = topic_data(topic)
+            bar.update()
+        identities = identity_data()
+        bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(topic_data, topic): topic for topic in topics}
+            futures[pool.submit(identity_data)] = None
+            for future in as_completed(futures):
+                topic = futures[future]
+                if topic is None:
+                    identities = future.result()
+                else:
+                    results[topic] = future.result()
+                bar.update()
+    bar.close()
+    run = SymbolicRun(identities=list(identities), topics=set(topics))
+    if set(topics) == set(ALL_TOPICS):
+        summary = {topic: results[topic][3] for topic in TOPIC_TITLES}
+        run.documents["README.md"] = render_index(summary, [IdentityCheck(n, d, None, None, h)
+                                                            for n, d, h in identities])
+    for topic in TOPIC_TITLES:
+        if topic in results:
+            name, text, records, _ = results[topic]
+            run.documents[name] = text
+            run.equations.update({r["eq"]: r for r in records})
+    return run
+
+
+class ResourceFailed(RuntimeError):
+    """A shared resource could not be computed; the checks that need it crash with this."""
+
+
+@dataclass
+class Context:
+    """Shared resources of a check run.
+
+    preset : "quick" | "paper" (analytic grid, deep sweep preset).
+    sweeps_dir : folder of the deep sweep stores (resumed if present).
+    sweep_options : extra options for :func:`betavae_sym.experiments.sweep.run_sweeps` (tests, tiny runs).
+    analytic_betas : override of the analytic beta grid.
+    """
+
+    preset: str = "quick"
+    sweeps_dir: Path = Path("betavae-report") / "sweeps"
+    jobs: int = 2
+    progress: bool = True
+    sweep_options: dict = field(default_factory=dict)
+    analytic_betas: object = None
+    symbolic_run: SymbolicRun | None = None
+    analytic_run: dict | None = None
+    deep_run: dict | None = None
+    failures: dict = field(default_factory=dict)
+
+    # -- resources ------------------------------------------------------------------------------------------
+    def prepare(self, checks) -> None:
+        """Compute every resource the ``checks`` need (failures are remembered, not raised)."""
+        topics = {t for c in checks if "symbolic" in c.needs for t in c.topics}
+        if topics:
+            self._guard("symbolic", lambda: self.symbolic(topics))
+        if any("analytic" in c.needs for c in checks):
+            self._guard("analytic", self.analytic)
+        if any("deep" in c.needs for c in checks):
+            self._guard("deep", self.deep)
+
+    def _guard(self, name, fn):
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - reported by each check that needs it
+            self.failures[name] = f"{type(exc).__name__}: {exc}"
+
+    def _failed(self, name):
+        if name in self.failures:
+            raise ResourceFailed(f"the {name} stage failed: {self.failures[name]}")
+
+    def symbolic(self, topics=ALL_TOPICS) -> SymbolicRun:
+        """The symbolic run, extended with any of ``topics`` not yet derived."""
+        self._failed("symbolic")
+        missing = set(topics) - (self.symbolic_run.topics if self.symbolic_run else set())
+        if missing:
+            run = run_symbolic(missing, jobs=self.jobs, progress=self.progress)
+            if self.symbolic_run is None:
+                self.symbolic_run = run
+            else:
+                self.symbolic_run.equations.update(run.equations)
+                self.symbolic_run.documents.update(run.documents)
+                self.symbolic_run.topics |= run.topics
+        return self.symbolic_run
+
+    def equation(self, key: str) -> dict:
+        """The symbolic record of registry key ``key`` (its topic derived if needed)."""
+        from betavae_sym.paper_checks.equations import REGISTRY_TOPIC
+
+        return self.symbolic((REGISTRY_TOPIC[key],)).equations[key]
+
+    def identity(self, name: str) -> list[tuple[int, bool]]:
+        """(dimension, holds) of the moment identity ``name`` at every dimension proved."""
+        run = self.symbolic_run if self.symbolic_run is not None else self.symbolic(("propositions",))
+        return [(d, h) for n, d, h in run.identities if n == name]
+
+    def betas(self) -> np.ndarray:
+        if self.analytic_betas is not None:
+            return np.asarray(self.analytic_betas, dtype=float)
+        start, stop, num = ANALYTIC_BETAS[self.preset]
+        return np.linspace(start, stop, num)
+
+    def analytic(self) -> dict:
+        """{"full": SweepResult, "fixed": SweepResult (decoder fixed at D = A)} for the paper's mixing."""
+        self._failed("analytic")
+        if self.analytic_run is None:
+            from betavae_sym.linear.sweep import sweep
+
+            A, betas = paper_mixing(), self.betas()
+            self.analytic_run = {
+                "full": sweep(A, betas, mixing="paper", progress=self.progress),
+                "fixed": sweep(A, betas, fix_decoder=A, mixing="paper", progress=self.progress),
+            }
+        return self.analytic_run
+
+    def deep(self) -> dict:
+        """{dataset: SweepOutput} of the deep sweeps (resumed from the stores in ``sweeps_dir``)."""
+        self._failed("deep")
+        if self.deep_run is None:
+            from betavae_sym.experiments.sweep import run_sweeps
+
+            overlays = None
+            if self.analytic_run is not None:
+                overlays = {"mixed-digits": self.analytic_run["full"].records}
+            self.deep_run = run_sweeps(Path(self.sweeps_dir), preset=self.preset, datasets=DEEP_DATASETS,
+                                       progress=self.progress, overlays=overlays, **self.sweep_options)
+        return self.deep_run
+
+    def summary(self, dataset: str) -> dict:
+        return self.deep()[dataset].summary

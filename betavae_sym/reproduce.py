@@ -1,0 +1,193 @@
+"""``betavae-sym reproduce``: derivations, analytic sweep (Figure 3), deep sweeps (Figures 4, 5), checks, report.
+
+Stages run in order and share one :class:`~betavae_sym.paper_checks.Context`,
+so the symbolic derivation runs once for both the derivations folder and the
+equation checks. A stage that fails is recorded (name, error) and the run
+goes on; the checks that depend on it crash with that error; the report names
+it; the exit status is 1. Layout of ``out``::
+
+    report.html  report.md  checks.json  analytic.json  analytic-fixed-decoder.json
+    figure3.png/.svg  figure3-fixed-decoder.png/.svg
+    derivations/*.md
+    sweeps/  (<dataset>-<preset>.db stores, resumed; summaries JSON/CSV; figure4, figure4e, figure5, figure5e)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Presets of the whole run (deep sweep preset and analytic grid).
+PRESETS = ("quick", "paper")
+
+
+@dataclass
+class Stage:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class ReproduceRun:
+    out: Path
+    preset: str
+    context: object = None
+    stages: list = field(default_factory=list)
+    results: list | None = None
+    figures: list = field(default_factory=list)      # (png path, caption)
+    files: list = field(default_factory=list)        # (path, what)
+
+    @property
+    def failed(self) -> list[str]:
+        return [s.name for s in self.stages if not s.ok]
+
+    @property
+    def crashed(self) -> list[str]:
+        return [r.id for r in self.results or [] if r.status == "crashed"]
+
+
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def reproduce(out: Path, preset: str = "quick", *, progress: bool = True, jobs: int = 2, only=None,
+              topics=None, sweep_options: dict | None = None, analytic_betas=None) -> ReproduceRun:
+    """Run every stage into ``out``; returns the run record (never raises for a failing stage).
+
+    ``only`` (check ids), ``topics`` (symbolic topics), ``sweep_options``
+    (options of :func:`betavae_sym.experiments.sweep.run_sweeps`) and
+    ``analytic_betas`` shrink the run, for tests and quick looks. BadInput for
+    an unknown preset, an unknown check id, or an unwritable ``out``.
+    """
+    from betavae_sym.errors import BadInput
+    from betavae_sym.fileio import ensure_writable_dir
+    from betavae_sym.paper_checks import Context, select
+    from betavae_sym.paper_checks.context import ALL_TOPICS
+
+    if preset not in PRESETS:
+        raise BadInput(f"--preset: unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+    checks = select(only)                                   # unknown ids: BadInput before any work
+    out = ensure_writable_dir(Path(out), "--out")
+    topics = tuple(ALL_TOPICS if topics is None else topics)
+    context = Context(preset=preset, sweeps_dir=out / "sweeps", jobs=jobs, progress=progress,
+                      sweep_options=dict(sweep_options or {}), analytic_betas=analytic_betas)
+    run = ReproduceRun(out=out, preset=preset, context=context)
+    needs_deep = only is None or any("deep" in c.needs for c in checks)
+    stages = [("derivations", lambda: _derivations(run, topics)),
+              ("analytic", lambda: _analytic(run)),
+              ("deep", lambda: _deep(run)) if needs_deep else None,
+              ("checks", lambda: _checks(run, checks)),
+              ("report", lambda: _report(run))]
+    stages = [s for s in stages if s is not None]
+    for number, (name, fn) in enumerate(stages, 1):
+        _say(progress, f"[{number}/{len(stages)}] {name} ...")
+        start = time.perf_counter()
+        try:
+            detail = fn() or ""
+            ok = True
+        except Exception as exc:  # noqa: BLE001 - a failing stage is reported, the others go on
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+            context.failures.setdefault({"derivations": "symbolic"}.get(name, name), detail)
+            if progress:
+                traceback.print_exc(limit=3, file=sys.stderr)
+        seconds = time.perf_counter() - start
+        run.stages.append(Stage(name, ok, seconds, detail))
+        _say(progress, f"[{number}/{len(stages)}] {name} {'done' if ok else 'FAILED'} in {seconds:.1f} s"
+                       + ("" if ok else f": {detail}"))
+    return run
+
+
+def _derivations(run: ReproduceRun, topics) -> str:
+    from betavae_sym.fileio import atomic_write_text
+
+    symbolic = run.context.symbolic(topics)
+    folder = run.out / "derivations"
+    folder.mkdir(exist_ok=True)
+    for name, text in symbolic.documents.items():
+        atomic_write_text(folder / name, text)
+        run.files.append((folder / name, "derivation (Markdown, as 'betavae-sym derive' writes it)"))
+    statuses = [r["status"] for r in symbolic.equations.values()]
+    return (f"{len(symbolic.documents)} documents, {len(statuses)} equations: {statuses.count('agrees')} agree, "
+            f"{statuses.count('erratum')} errata")
+
+
+def _analytic(run: ReproduceRun) -> str:
+    from betavae_sym.fileio import atomic_write_text
+    from betavae_sym.linear.figure import save_figure3
+
+    runs = run.context.analytic()
+    for which, stem, caption in (("full", "figure3", "Figure 3: analytic beta-VAE at its optimum (paper's A, N = 128, k = 2)"),
+                                 ("fixed", "figure3-fixed-decoder", "Figure 3 with the decoder fixed at D = A")):
+        result = runs[which]
+        name = "analytic.json" if which == "full" else "analytic-fixed-decoder.json"
+        atomic_write_text(run.out / name, json.dumps(result.to_dict(), indent=2) + "\n")
+        run.files.append((run.out / name, "analytic sweep (JSON of 'betavae-sym analytic')"))
+        png, svg = save_figure3(result, run.out / f"{stem}.png")
+        run.files += [(png, "figure (PNG)"), (svg, "figure (SVG)")]
+        run.figures.append((png, caption))
+    e = runs["full"].extrema
+    return (f"{len(runs['full'].records)} beta values; ELBO max at {e['elbo_argmax']:.4f}, TIE min at "
+            f"{e['tie_argmin']:.4f}, MIE min at {e['mie_argmin']:.4f}")
+
+
+_DEEP_CAPTIONS = {"figure4": "Figure 4: deep beta-VAE on mixed digits (mean, min, max over realizations)",
+                  "figure4e": "Figure 4E: mixed digits, reconstructions and traversals",
+                  "figure5": "Figure 5: deep beta-VAE on a positioned digit (mean, min, max over realizations)",
+                  "figure5e": "Figure 5E: positioned digit, latent traversals at small and large beta"}
+
+
+def _deep(run: ReproduceRun) -> str:
+    outputs = run.context.deep()
+    details = []
+    for dataset, output in outputs.items():
+        for path in output.files:
+            path = Path(path)
+            what = "figure" if path.suffix in (".png", ".svg") else "deep sweep summary"
+            run.files.append((path, f"{what} ({path.suffix[1:].upper()})"))
+            if path.suffix == ".png":
+                run.figures.append((path, _DEEP_CAPTIONS.get(path.stem, path.stem)))
+        run.files.append((output.store, "deep sweep store (SQLite; a second run resumes it)"))
+        r = output.report
+        details.append(f"{dataset}: {r.total} tasks ({r.already_done} already in the store, {r.ran} run, "
+                       f"{r.diverged} diverged)")
+    return "; ".join(details)
+
+
+def _checks(run: ReproduceRun, checks) -> str:
+    from betavae_sym.fileio import atomic_write_text
+    from betavae_sym.paper_checks import run_checks
+
+    run.results = run_checks(checks, run.context, progress=run.context.progress)
+    atomic_write_text(run.out / "checks.json", json.dumps([r.to_json() for r in run.results], indent=2) + "\n")
+    run.files.append((run.out / "checks.json", "verdict of every check (JSON)"))
+    counts = {}
+    for r in run.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
+def _report(run: ReproduceRun) -> str:
+    from betavae_sym.fileio import atomic_write_text
+    from betavae_sym.report import build_report, to_html, to_markdown
+
+    for name, what in (("report.md", "this report (Markdown)"), ("report.html", "this report (HTML, self-contained)")):
+        if (run.out / name, what) not in run.files:
+            run.files.append((run.out / name, what))
+    # the report stage's own row: filled in so the report shows it as done
+    stage = Stage("report", True, 0.0, "report.html, report.md")
+    run.stages.append(stage)
+    try:
+        doc = build_report(run)
+    finally:
+        run.stages.remove(stage)
+    atomic_write_text(run.out / "report.md", to_markdown(doc, run.out))
+    atomic_write_text(run.out / "report.html", to_html(doc))
+    return "report.html, report.md"

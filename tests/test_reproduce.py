@@ -1,0 +1,88 @@
+"""``betavae-sym reproduce``: a tiny end-to-end run, a failing stage, bad input."""
+
+import json
+import re
+
+import pytest
+
+from betavae_sym.cli import main
+from betavae_sym.paper_checks.context import Context
+from betavae_sym.reproduce import reproduce
+
+TINY_SWEEPS = dict(betas=[0.5, 1.0, 2.0], realizations=1, epochs=1, n=40, samples=4, iwae_samples=4)
+ONLY = ["eq21", "eq63", "prop3", "fig3-elbo-max", "fig4-recon-decreasing", "settings-realizations"]
+
+
+def _tiny(out, **kw):
+    return reproduce(out, "quick", progress=False, jobs=1, only=ONLY, topics=("propositions",),
+                     sweep_options=TINY_SWEEPS, analytic_betas=[0.5, 1.0, 2.0], **kw)
+
+
+def test_tiny_reproduce_writes_every_output(tmp_path):
+    run = _tiny(tmp_path / "report")
+    out = tmp_path / "report"
+    assert run.failed == [] and run.crashed == []
+    assert [s.name for s in run.stages] == ["derivations", "analytic", "deep", "checks", "report"]
+    for name in ("report.html", "report.md", "checks.json", "analytic.json", "analytic-fixed-decoder.json",
+                 "figure3.png", "figure3.svg", "derivations/propositions.md",
+                 "sweeps/figure4.png", "sweeps/figure4.svg", "sweeps/figure5.png", "sweeps/figure5e.svg",
+                 "sweeps/mixed-digits-summary.json", "sweeps/positioned-digit-summary.json"):
+        assert (out / name).is_file(), name
+    checks = json.loads((out / "checks.json").read_text())
+    assert [c["id"] for c in checks] == sorted(ONLY, key=lambda i: (not i.startswith("eq"), ONLY.index(i)))
+    by_id = {c["id"]: c for c in checks}
+    assert by_id["eq63"]["status"] == "erratum" and by_id["fig3-elbo-max"]["status"] == "verified"
+    page = (out / "report.html").read_text()
+    # self-contained: figures embedded, nothing fetched from elsewhere
+    assert page.count("data:image/png;base64,") >= 4
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page)
+    markdown = (out / "report.md").read_text()
+    for heading in ("Paper vs this run", "Measured extrema", "Errata, with corrected forms", "Verdict on every claim"):
+        assert heading in markdown and heading in page
+    assert "(A^\\top\\mathbf{J})" in markdown or "A}^\\top\\mathbf{J}" in markdown   # Eq. 63 corrected form
+
+
+def test_a_failing_stage_is_named_and_the_other_stages_keep_their_outputs(tmp_path, monkeypatch):
+    def broken(self):
+        raise RuntimeError("no deep today")
+
+    monkeypatch.setattr(Context, "deep", broken)
+    run = _tiny(tmp_path / "r")
+    assert run.failed == ["deep"]
+    assert run.crashed == ["fig4-recon-decreasing"]
+    out = tmp_path / "r"
+    assert (out / "figure3.png").is_file() and (out / "checks.json").is_file()
+    markdown = (out / "report.md").read_text()
+    assert "FAILED stages: deep" in markdown and "no deep today" in markdown
+
+
+def test_cli_exit_status_names_the_failed_stage(tmp_path, monkeypatch, capsys):
+    import betavae_sym.reproduce as module
+
+    def broken_analytic(run):
+        raise RuntimeError("solver broke")
+
+    real = module.reproduce
+    monkeypatch.setattr(module, "_analytic", broken_analytic)
+    monkeypatch.setattr(module, "reproduce", lambda out, preset, **kw: real(
+        out, preset, progress=False, jobs=1, only=["eq21", "settings-realizations"], topics=("propositions",)))
+    assert main(["reproduce", "--out", str(tmp_path / "x"), "--no-progress"]) == 1
+    assert "analytic" in capsys.readouterr().err
+    assert (tmp_path / "x" / "report.html").is_file()
+
+
+@pytest.mark.parametrize("arguments", [["--preset", "huge"], ["--out", "FILE"]])
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, arguments):
+    (tmp_path / "FILE").write_text("not a folder")
+    arguments = [str(tmp_path / "FILE") if a == "FILE" else a for a in arguments]
+    assert main(["reproduce", *arguments, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+
+
+def test_unknown_check_id_is_bad_input_before_any_output(tmp_path):
+    from betavae_sym.errors import BadInput
+
+    with pytest.raises(BadInput):
+        reproduce(tmp_path / "never", only=["eq0"], progress=False)
+    assert not (tmp_path / "never").exists()
