@@ -52,9 +52,7 @@ class SymbolicRun:
 
 def _latex(obj) -> str | None:
     """LaTeX as the derivation documents typeset it."""
-    import sympy as sp
-
-    from betavae_sym.symbolic.document import _Printer
+    from betavae_sym.symbolic.document import latex
 
     if obj is None:
         return None
@@ -62,7 +60,7 @@ def _latex(obj) -> str | None:
         return ",\\quad ".join(_latex(o) for o in obj)
     if isinstance(obj, dict):
         return ",\\quad ".join(f"{_latex(k)} = {_latex(v)}" for k, v in sorted(obj.items(), key=lambda kv: str(kv[0])))
-    return _Printer().doprint(sp.sympify(obj)) if not isinstance(obj, sp.Basic) else _Printer().doprint(obj)
+    return latex(obj)
 
 
 def topic_data(topic: str) -> tuple[str, str, list[dict], list[tuple[str, str, str]]]:

@@ -47,6 +47,11 @@ class _Printer(LatexPrinter):
         return super()._print_MatrixElement(expr)
 
 
+def latex(obj) -> str:
+    """LaTeX of one SymPy object, as the documents typeset it."""
+    return _Printer().doprint(obj if isinstance(obj, sp.Basic) else sp.sympify(obj))
+
+
 def cell(text: str) -> str:
     """Text for a Markdown table cell (a literal ``|`` would end the cell)."""
     return text.replace("|", "\\|")
@@ -60,7 +65,7 @@ def latex_block(obj) -> str:
         return "\n\n".join(latex_block(o) for o in obj)
     if isinstance(obj, dict):
         return latex_block(tuple(sp.Eq(k, v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))))
-    return f"$$\n{_Printer().doprint(obj)}\n$$"
+    return f"$$\n{latex(obj)}\n$$"
 
 
 def render_check(check: EquationCheck) -> str:
