@@ -7,7 +7,7 @@ status one of verified | erratum | refuted | not-checkable | crashed.
 
 from __future__ import annotations
 
-import argparse
+from betavae_sym.argtypes import positive_int
 
 
 def register(subparsers) -> None:
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     check.add_argument("--sweeps", default="betavae-report/sweeps", metavar="DIR",
                        help="folder of the deep sweep stores, resumed if present "
                             "(default: betavae-report/sweeps, shared with 'reproduce')")
-    check.add_argument("--jobs", type=_positive_int, default=2, metavar="J", help="symbolic topics in parallel (default 2)")
+    check.add_argument("--jobs", type=positive_int, default=2, metavar="J", help="symbolic topics in parallel (default 2)")
     check.add_argument("--no-progress", action="store_true", help="no progress bars")
     check.set_defaults(handler=check_handler)
 
@@ -38,20 +38,10 @@ def register(subparsers) -> None:
     reproduce.add_argument("--preset", default="quick", metavar="quick|paper",
                            help="quick (minutes on 2 cores, default) or paper (the paper's settings; hours)")
     reproduce.add_argument("--out", default="betavae-report", metavar="DIR", help="output folder (default ./betavae-report)")
-    reproduce.add_argument("--jobs", type=_positive_int, default=2, metavar="J",
+    reproduce.add_argument("--jobs", type=positive_int, default=2, metavar="J",
                            help="symbolic topics in parallel (default 2)")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress display")
     reproduce.set_defaults(handler=reproduce_handler)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1")
-    return value
 
 
 def check_handler(args) -> int:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from betavae_sym.symbolic.derive import SUBMISSION_ORDER
+
 #: The analytic model of Figure 3: N = 128, k = 2, A_ij = (1 + delta_ij) / 2.
 ANALYTIC_N, ANALYTIC_K = 128, 2
 
@@ -22,7 +24,7 @@ ANALYTIC_N, ANALYTIC_K = 128, 2
 ANALYTIC_BETAS = {"quick": (0.05, 4.0, 80), "paper": (0.02, 6.0, 300)}
 
 #: Symbolic topics in submission order (slowest first), as in ``betavae_sym.symbolic.derive``.
-ALL_TOPICS = ("stationary", "gradients", "posteriors", "inference_errors", "objective", "propositions")
+ALL_TOPICS = SUBMISSION_ORDER
 
 #: The deep datasets: Figure 4 (mixed digits) and Figure 5 (positioned digit).
 DEEP_DATASETS = ("mixed-digits", "positioned-digit")
@@ -77,47 +79,18 @@ def topic_data(topic: str) -> tuple[str, str, list[dict], list[tuple[str, str, s
     return f"{stem}.md", render_topic(topic, checks), records, [(c.eq, c.title, c.status) for c in checks]
 
 
-def identity_data() -> list[tuple[str, int, bool]]:
-    from betavae_sym.symbolic.derive import render_identities
-
-    return render_identities()
-
-
 def run_symbolic(topics=ALL_TOPICS, jobs: int = 2, progress: bool = True) -> SymbolicRun:
     """Run the symbolic engine for ``topics`` (process pool of ``jobs``) and the moment identities.
 
     With every topic the documents equal those of ``betavae-sym derive``
     (same renderer, index included).
     """
-    from tqdm import tqdm
-
+    from betavae_sym.symbolic.derive import run_topics
     from betavae_sym.symbolic.document import TOPIC_TITLES, render_index
     from betavae_sym.symbolic.gaussian import IdentityCheck
 
     topics = [t for t in ALL_TOPICS if t in set(topics)]
-    results, identities = {}, None
-    bar = tqdm(total=len(topics) + 1, desc="derive", unit="topic", disable=not progress, leave=False)
-    if jobs == 1 or len(topics) <= 1:
-        for topic in topics:
-            results[topic] = topic_data(topic)
-            bar.update()
-        identities = identity_data()
-        bar.update()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(topic_data, topic): topic for topic in topics}
-            futures[pool.submit(identity_data)] = None
-            for future in as_completed(futures):
-                topic = futures[future]
-                if topic is None:
-                    identities = future.result()
-                else:
-                    results[topic] = future.result()
-                bar.update()
-    bar.close()
+    results, identities = run_topics(jobs, progress, topics, topic_data)
     run = SymbolicRun(identities=list(identities), topics=set(topics))
     if set(topics) == set(ALL_TOPICS):
         summary = {topic: results[topic][3] for topic in TOPIC_TITLES}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+from betavae_sym.argtypes import positive_int
 
 
 def register(subparsers) -> None:
@@ -21,20 +21,10 @@ def register(subparsers) -> None:
     derive.add_argument("--check", action="store_true",
                         help="write nothing; compare a fresh derivation with the files in DIR and exit 1 "
                              "with a diff when they are stale")
-    derive.add_argument("--jobs", type=_positive_int, default=2, metavar="J",
+    derive.add_argument("--jobs", type=positive_int, default=2, metavar="J",
                         help="topics derived in parallel processes (default 2)")
     derive.add_argument("--no-progress", action="store_true", help="no progress bar")
     derive.set_defaults(handler=derive_handler)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1")
-    return value
 
 
 def derive_handler(args) -> int:

@@ -33,19 +33,20 @@ def render_identities():
     return [(c.name, c.dimension, c.holds) for c in verify_moment_identities()]
 
 
-def run_topics(jobs: int = 2, progress: bool = True):
-    """Derive every topic (in ``jobs`` processes) and prove the moment identities.
+def run_topics(jobs: int = 2, progress: bool = True, topics=SUBMISSION_ORDER, worker=render_topic_text):
+    """Derive ``topics`` (in ``jobs`` processes) and prove the moment identities.
 
-    Returns ``(results, identities)``: ``results[topic]`` as from
-    :func:`render_topic_text`, ``identities`` as from :func:`render_identities`.
+    ``worker(topic)`` runs in a worker process and returns plain data (default:
+    :func:`render_topic_text`). Returns ``(results, identities)``:
+    ``results[topic] = worker(topic)``, ``identities`` as from :func:`render_identities`.
     """
     from tqdm import tqdm
 
     results, identities = {}, None
-    bar = tqdm(total=len(SUBMISSION_ORDER) + 1, desc="derive", unit="topic", disable=not progress)
-    if jobs == 1:
-        for topic in SUBMISSION_ORDER:
-            results[topic] = render_topic_text(topic)
+    bar = tqdm(total=len(topics) + 1, desc="derive", unit="topic", disable=not progress)
+    if jobs == 1 or len(topics) <= 1:
+        for topic in topics:
+            results[topic] = worker(topic)
             bar.update()
         identities = render_identities()
         bar.update()
@@ -54,7 +55,7 @@ def run_topics(jobs: int = 2, progress: bool = True):
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(render_topic_text, topic): topic for topic in SUBMISSION_ORDER}
+            futures = {pool.submit(worker, topic): topic for topic in topics}
             futures[pool.submit(render_identities)] = None
             for future in as_completed(futures):
                 topic = futures[future]
