@@ -345,25 +345,10 @@ def _blas_threads() -> int | None:
 
 
 def gemm_gflops(dtype, n: int = 1024, calls: int = 10) -> float:
-    """Best-of-``calls`` GEMM rate in GFLOP/s (``np.matmul``, 2 n^3 flops per call) in ``dtype``.
+    """Best-of-``calls`` GEMM rate in GFLOP/s in ``dtype`` (:func:`betavae_sym.deep.bench.sgemm_gflops`)."""
+    from betavae_sym.deep.bench import sgemm_gflops
 
-    float32: the same measurement as :func:`betavae_sym.deep.bench.sgemm_gflops`.
-    """
-    if np.dtype(dtype) == np.float32:
-        from betavae_sym.deep.bench import sgemm_gflops
-
-        return sgemm_gflops(n, calls)
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype(dtype)
-    b = rng.standard_normal((n, n)).astype(dtype)
-    c = np.empty_like(a)
-    np.matmul(a, b, out=c)
-    best = np.inf
-    for _ in range(calls):
-        start = time.perf_counter()
-        np.matmul(a, b, out=c)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+    return sgemm_gflops(n, calls, dtype)
 
 
 def _torch_status(config: BenchConfig) -> tuple[bool, str | None, dict]:

@@ -31,11 +31,11 @@ def _summary(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def sgemm_gflops(n: int = 1024, calls: int = 10) -> float:
-    """Best-of-``calls`` float32 GEMM rate, GFLOP/s (2 n^3 flops per call)."""
+def sgemm_gflops(n: int = 1024, calls: int = 10, dtype=np.float32) -> float:
+    """Best-of-``calls`` GEMM rate (``np.matmul``) in ``dtype``, GFLOP/s (2 n^3 flops per call)."""
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
     c = np.empty_like(a)
     np.matmul(a, b, out=c)
     best = np.inf
