@@ -87,15 +87,13 @@ def run_symbolic(topics=ALL_TOPICS, jobs: int = 2, progress: bool = True) -> Sym
     """
     from betavae_sym.symbolic.derive import run_topics
     from betavae_sym.symbolic.document import TOPIC_TITLES, render_index
-    from betavae_sym.symbolic.gaussian import IdentityCheck
 
     topics = [t for t in ALL_TOPICS if t in set(topics)]
     results, identities = run_topics(jobs, progress, topics, topic_data)
     run = SymbolicRun(identities=list(identities), topics=set(topics))
     if set(topics) == set(ALL_TOPICS):
         summary = {topic: results[topic][3] for topic in TOPIC_TITLES}
-        run.documents["README.md"] = render_index(summary, [IdentityCheck(n, d, None, None, h)
-                                                            for n, d, h in identities])
+        run.documents["README.md"] = render_index(summary, identities)
     for topic in TOPIC_TITLES:
         if topic in results:
             name, text, records, _ = results[topic]

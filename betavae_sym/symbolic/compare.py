@@ -35,11 +35,12 @@ RATIONAL_POINTS = 3
 SIMPLIFY_MAX_OPS = 400
 
 
-def _as_list(expr) -> list[sp.Expr]:
+def components(expr) -> list[sp.Expr]:
+    """The scalar entries of a scalar, a matrix, or a (nested) tuple of them, in order."""
     if isinstance(expr, sp.MatrixBase):
         return list(expr)
     if isinstance(expr, (tuple, list)):
-        return [e for part in expr for e in _as_list(part)]
+        return [e for part in expr for e in components(part)]
     return [sp.sympify(expr)]
 
 
@@ -82,7 +83,7 @@ def relate(printed, derived, variables: set[sp.Symbol]) -> Relation:
     """
     if _shape(printed) != _shape(derived):
         return Relation("ill-formed", None, f"printed shape {_shape(printed)} != derived shape {_shape(derived)}")
-    p_list, d_list = _as_list(printed), _as_list(derived)
+    p_list, d_list = components(printed), components(derived)
     diffs = [p - d for p, d in zip(p_list, d_list)]
     if all(is_zero(d) for d in diffs):
         return Relation("equal")
@@ -165,7 +166,7 @@ def relate_at_points(pairs: list[tuple[object, object]], seed: int = 0) -> Relat
     if shapes != {True}:
         p, d = pairs[0]
         return Relation("ill-formed", None, f"printed shape {_shape(p)} != derived shape {_shape(d)}")
-    lists = [(_as_list(p), _as_list(d)) for p, d in pairs]
+    lists = [(components(p), components(d)) for p, d in pairs]
     diffs = [[a - b for a, b in zip(p, d)] for p, d in lists]
     if all(_vanishes(x, rng) for point in diffs for x in point):
         return Relation("equal")

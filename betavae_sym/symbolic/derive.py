@@ -71,11 +71,10 @@ def run_topics(jobs: int = 2, progress: bool = True, topics=SUBMISSION_ORDER, wo
 def render_all(jobs: int = 2, progress: bool = True) -> dict[str, str]:
     """Every document: ``{file name: Markdown}``, the index ``README.md`` first, then the topics in paper order."""
     from betavae_sym.symbolic.document import TOPIC_TITLES, render_index
-    from betavae_sym.symbolic.gaussian import IdentityCheck
 
     results, identities = run_topics(jobs, progress)
     summary = {topic: [row[:3] for row in results[topic][2]] for topic in TOPIC_TITLES}
-    documents = {"README.md": render_index(summary, [IdentityCheck(n, d, None, None, h) for n, d, h in identities])}
+    documents = {"README.md": render_index(summary, identities)}
     documents.update({results[topic][0]: results[topic][1] for topic in TOPIC_TITLES})
     return documents
 

@@ -109,7 +109,8 @@ def render_topic(topic: str, checks: list[EquationCheck]) -> str:
 def render_index(summary: dict[str, list[tuple[str, str, str]]], identities) -> str:
     """``README.md`` of the derivations folder: every verdict, and the moment identities used.
 
-    ``summary``: topic -> [(eq, title, status)]; ``identities``: IdentityCheck records.
+    ``summary``: topic -> [(eq, title, status)]; ``identities``: [(name, dimension, holds)]
+    (see ``gaussian.verify_moment_identities``).
     """
     lines = [HEADER, "", "# Derivations of the linear-Gaussian beta-VAE", "",
              "Each printed equation of the paper is transcribed into SymPy as printed and compared with the "
@@ -122,7 +123,7 @@ def render_index(summary: dict[str, list[tuple[str, str, str]]], identities) -> 
             lines.append(f"| [{stem}]({stem}.md) | {eq} | {cell(title)} | {status} |")
     lines += ["", "## Gaussian moment identities (proved by integration before use)", "",
               "| Identity | Dimension | Holds |", "|---|---|---|"]
-    for identity in identities:
-        lines.append(f"| {identity.name} | {identity.dimension} | {'yes' if identity.holds else 'NO'} |")
+    for name, dimension, holds in identities:
+        lines.append(f"| {name} | {dimension} | {'yes' if holds else 'NO'} |")
     lines.append("")
     return "\n".join(lines)

@@ -18,7 +18,6 @@ from sympy import Rational
 
 from betavae_sym.symbolic import derivations as dv
 from betavae_sym.symbolic import ops, printed
-from betavae_sym.symbolic.gaussian import verify_moment_identities
 from betavae_sym.symbolic.model import PARAMETERS, LinearBetaVAE
 from betavae_sym.symbolic.verdicts import SIZES, EquationCheck, compare_at_sizes, verdict
 
@@ -607,7 +606,6 @@ def proposition_checks() -> list[EquationCheck]:
         notes=["There is no Eq. 22 in the paper (the numbering jumps from 21 to 23)."],
     ))
 
-    O = sp.Function("O")
     B = sp.Function("B")
     Af = sp.Function("A")
     b1, b2 = sp.symbols("beta_1 beta_2", positive=True)
@@ -628,13 +626,7 @@ def proposition_checks() -> list[EquationCheck]:
                "The appendix is titled 'Proof of Proposition 2'; it proves the statement of Eq. 18.",
                "The two identities are exact; the inequality steps follow from the optimality of kappa_1, kappa_2."],
     ))
-    del O
     return checks
-
-
-def moment_identities():
-    """The integration proofs of the Gaussian identities used by every derivation."""
-    return verify_moment_identities()
 
 
 TOPICS = {
@@ -652,4 +644,4 @@ def all_checks() -> dict[str, list[EquationCheck]]:
     return {topic: fn() for topic, fn in TOPICS.items()}
 
 
-__all__ = ["TOPICS", "all_checks", "general", "moment_identities", "PARAMETERS"]
+__all__ = ["TOPICS", "all_checks", "general", "PARAMETERS"]

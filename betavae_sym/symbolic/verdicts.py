@@ -19,7 +19,7 @@ from typing import Callable
 import sympy as sp
 
 from betavae_sym.symbolic import derivations as dv
-from betavae_sym.symbolic.compare import RATIONAL_POINTS, Relation, random_rational, relate, relate_at_points
+from betavae_sym.symbolic.compare import RATIONAL_POINTS, Relation, components, random_rational, relate, relate_at_points
 
 #: Sizes (N, k) at which every equation is compared component by component.
 SIZES = ((1, 1), (2, 1), (3, 2), (4, 3))
@@ -111,15 +111,9 @@ def _at_random_point(expr, m, seed: int):
     """``expr`` with every symbol except beta and the variances set to random rationals."""
     rng = random.Random(seed + 1000)
     keep = {s for s in (m.beta, m.sigma_y2, m.sigma_eta2) if isinstance(s, sp.Symbol)}
-    symbols = sorted(set().union(*(e.free_symbols for e in _flatten(expr))) - keep, key=str)
+    symbols = sorted(set().union(*(e.free_symbols for e in components(expr))) - keep, key=str)
     point = {s: random_rational(rng, positive=bool(s.is_positive)) for s in symbols}
     return _map(expr, lambda e: e.xreplace(point))
-
-
-def _flatten(expr):
-    if isinstance(expr, (tuple, list)):
-        return [e for part in expr for e in _flatten(part)]
-    return [expr if isinstance(expr, sp.MatrixBase) else sp.sympify(expr)]
 
 
 def _map(expr, fn):
