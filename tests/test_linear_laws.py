@@ -35,7 +35,7 @@ def test_numeric_solution_has_vanishing_gradient_and_matches_closed_form(A, beta
     numeric, closed = solve(A, beta, starts=3), closed_form(A, beta)
     assert numeric.converged and numeric.max_grad <= 1e-8
     for name, value in closed.metrics.items():
-        assert abs(numeric.metrics[name] - value) <= 1e-7 * max(1.0, abs(value)), name
+        assert abs(numeric.metrics[name] - value) <= 1e-9 * max(1.0, abs(value)), name
 
 
 @settings(max_examples=25, deadline=None)

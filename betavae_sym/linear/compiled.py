@@ -133,8 +133,10 @@ def model(N: int, k: int):
     return LinearBetaVAE(N, k, explicit=False)
 
 
-def _compile(m, extra: dict, arguments, expressions):
+def _compile(m, extra: dict, arguments, expressions, cse: bool = False):
     """``sympy.lambdify`` of ``expressions`` (a tuple) with the batched printer.
+
+    ``cse=True`` lets lambdify share common subexpressions between them.
 
     ``arguments`` are names of the model's matrices and scalars or keys of
     ``extra`` (name -> symbol). The model's symbols carry LaTeX names
@@ -152,7 +154,7 @@ def _compile(m, extra: dict, arguments, expressions):
             mapping[original] = sp.Symbol(name, positive=True)
         symbols.append(mapping[original])
     renamed = tuple(e.xreplace(mapping) for e in expressions)
-    return sp.lambdify(symbols, renamed, modules="numpy", printer=printer(), dummify=False)
+    return sp.lambdify(symbols, renamed, modules="numpy", printer=printer(), dummify=False, cse=cse)
 
 
 @lru_cache(maxsize=None)
@@ -191,7 +193,19 @@ def gradient_function(N: int, k: int):
     from betavae_sym.symbolic.model import PARAMETERS
 
     m = model(N, k)
-    return _compile(m, {}, ARGUMENTS, tuple(m.gradient(p) for p in PARAMETERS))
+    return _compile(m, {}, ARGUMENTS, tuple(m.gradient(p) for p in PARAMETERS), cse=True)
+
+
+@lru_cache(maxsize=None)
+def objective_and_gradient_function(N: int, k: int):
+    """Compiled ``(L, dL/dW_mu, ..., dL/db_D)`` in one call (Eqs. 34, 36-41), common subexpressions shared.
+
+    A function of :data:`ARGUMENTS`; the blocks follow :data:`betavae_sym.symbolic.model.PARAMETERS`.
+    """
+    from betavae_sym.symbolic.model import PARAMETERS
+
+    m = model(N, k)
+    return _compile(m, {}, ARGUMENTS, (m.objective(), *(m.gradient(p) for p in PARAMETERS)), cse=True)
 
 
 @lru_cache(maxsize=None)

@@ -57,14 +57,23 @@ def _arguments(problem: Problem, params: dict, beta):
 
 
 def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarray:
-    """TIE with units transformed by the signed permutations ``P`` (M, k, k); params unbatched; shape (M,)."""
+    """TIE with units transformed by the signed permutations ``P`` (M, k, k).
+
+    ``params`` and ``beta`` unbatched (result (M,)) or with a batch shape ``(...)``
+    (result ``(..., M)``).
+    """
     from betavae_sym.linear.compiled import tie_function
 
+    batched = np.ndim(params["b_mu"]) > 2
+    if batched:
+        params = {name: np.asarray(value)[..., None, :, :] for name, value in params.items()}
+        beta = np.asarray(beta)[..., None]
     magnitude = np.abs(P)
     moved = {"W_mu": P @ params["W_mu"], "b_mu": P @ params["b_mu"],
              "W_sigma": magnitude @ params["W_sigma"], "b_sigma": magnitude @ params["b_sigma"],
              "D": params["D"], "b_D": params["b_D"]}
-    return np.broadcast_to(tie_function(problem.n, problem.k)(*_arguments(problem, moved, beta)), (len(P),))
+    shape = (*np.shape(beta)[:-1], len(P)) if batched else (len(P),)
+    return np.broadcast_to(tie_function(problem.n, problem.k)(*_arguments(problem, moved, beta)), shape)
 
 
 def align(problem: Problem, params: dict, beta: float) -> tuple[float, np.ndarray]:
@@ -94,12 +103,13 @@ def align(problem: Problem, params: dict, beta: float) -> tuple[float, np.ndarra
         value, P = float(values[best]), trial[best]
 
 
-def evaluate(problem: Problem, params: dict, beta) -> tuple[dict, np.ndarray]:
+def evaluate(problem: Problem, params: dict, beta, align_units: bool = True) -> tuple[dict, np.ndarray]:
     """All metrics at reduced parameters with batch shape (B,) (or none), and the TIE alignments.
 
     Returns ``(metrics, P)``: ``metrics[name]`` has the batch shape (full-size
     values: reduced metric plus ``(N - n)`` untouched-dimension increments),
-    ``P`` (B, k, k) the aligning signed permutations.
+    ``P`` (B, k, k) the aligning signed permutations. With ``align_units=False``
+    TIE takes the units in their order and ``P`` is the identity.
     """
     from betavae_sym.linear.compiled import metrics_function
 
@@ -110,6 +120,17 @@ def evaluate(problem: Problem, params: dict, beta) -> tuple[dict, np.ndarray]:
                for name, value in raw.items()}
     flat = {name: np.reshape(value, (-1, *value.shape[-2:])) for name, value in params.items()}
     betas = np.broadcast_to(beta, metrics["tie"].shape).reshape(-1)
-    aligned = [align(problem, {name: value[i] for name, value in flat.items()}, betas[i]) for i in range(len(betas))]
-    metrics["tie"] = np.array([value for value, _ in aligned]).reshape(beta.shape) + extra["tie"]
-    return metrics, np.array([P for _, P in aligned]).reshape(*beta.shape, problem.k, problem.k)
+    if not align_units:
+        return metrics, np.broadcast_to(np.eye(problem.k), (*beta.shape, problem.k, problem.k))
+    if problem.k <= EXACT_ALIGNMENT_MAX_K and len(betas) * len(signed_permutations(problem.k)) <= _CHUNK:
+        candidates = signed_permutations(problem.k)
+        values = _tie_under(problem, {name: np.broadcast_to(value, (len(betas), *value.shape[-2:]))
+                                      for name, value in flat.items()}, betas, candidates)  # (B, M)
+        best = np.argmin(values, axis=1)
+        tie, P = values[np.arange(len(betas)), best], candidates[best]
+    else:
+        aligned = [align(problem, {name: value[i] for name, value in flat.items()}, betas[i])
+                   for i in range(len(betas))]
+        tie, P = np.array([value for value, _ in aligned]), np.array([P for _, P in aligned])
+    metrics["tie"] = tie.reshape(beta.shape) + extra["tie"]
+    return metrics, P.reshape(*beta.shape, problem.k, problem.k)

@@ -1,15 +1,15 @@
 """Stationary points of the data-averaged beta-VAE objective: numeric solver and closed form.
 
 ``solve`` finds the global maximizer of ``L`` (Eq. 34) by solving the
-stationarity system (Eqs. 36-41; Eq. 43 once Eq. 42 holds) with SciPy, using
-only lambdified callables (:mod:`betavae_sym.linear.compiled`):
+stationarity system (Eqs. 36-41; Eq. 43 once Eq. 42 holds), using only
+lambdified callables (:mod:`betavae_sym.linear.compiled`):
 
-1. several seeded random starts, each run by L-BFGS-B on ``-L`` with the
-   lambdified gradient;
-2. Newton polishing on ``grad L = 0`` with the Hessian by central differences
-   of the lambdified gradient (all ``2 p`` points in one batched call);
-3. a curvature check (largest Hessian eigenvalue <= 0 up to round-off); a
-   saddle is left along its ascent direction and re-optimized;
+1. several seeded random starts, all climbed together (one batched call per
+   stage) by saddle-free Newton with backtracking, the Hessian exact to
+   rounding by complex-step differentiation of the lambdified gradient;
+2. a curvature check at the converged point (largest Hessian eigenvalue <= 0
+   up to rounding); a saddle is left along its ascent direction and climbed again;
+3. Newton polishing down to the rounding floor of the gradient;
 4. the converged local maximum with the highest objective wins.
 
 ``closed_form`` evaluates the optimum of :mod:`betavae_sym.symbolic.closed_form`
@@ -39,6 +39,26 @@ GRADIENT_TOLERANCE = 1e-9
 
 #: Random starts of :func:`solve`.
 STARTS = 4
+
+#: A stationary point is a local maximum when the largest Hessian eigenvalue is at most this times
+#: ``max(1, max |eigenvalue|)`` (rounding of the Hessian; a collapsing unit's curvature tends to 0).
+CURVATURE_TOLERANCE = 1e-7
+
+#: Complex step of the Hessian (:meth:`_Objective.hessian`).
+COMPLEX_STEP = 1e-20
+
+#: Longest step (whitened coordinates, where the optimum's entries are of order 1 to 10).
+MAX_STEP = 10.0
+
+#: Polishing stops below this fraction of the gradient tolerance: about 10 eps ||Sigma_x||.
+ROUNDING_FLOOR = 1e-5
+
+#: Bisections for the trust-region shift (relative precision 2^-40).
+TRUST_BISECTIONS = 40
+
+#: Step shortenings (by 4) before a row gives up, and Newton steps with one matrix at most.
+BACKTRACKS = 12
+NEWTON_STEPS = 12
 
 
 @dataclass
@@ -94,19 +114,23 @@ class Solution:
 
 # ----- the objective as a function of a flat parameter vector -------------------------------------
 class _Objective:
-    """``L`` and ``grad L`` of a :class:`Problem` at fixed beta over flat vectors (batched).
+    """``L``, ``grad L`` and the Hessian of a :class:`Problem` over flat vectors, batched over rows.
 
-    The optimizer works in whitened coordinates (a change of variables, not of
-    the model): ``W_mu = W~ S^{-1/2}``, ``W_sigma = W~_sigma S^{-1/2}``,
-    ``D = S^{1/2} D~`` with ``S`` the reduced ``Sigma_x``, so that all directions
-    have comparable curvature whatever the spread of the eigenvalues of ``S``;
-    gradients follow by the chain rule (``g~_W = g_W S^{-1/2}``, ``g~_D = S^{1/2} g_D``).
+    Every method takes whitened flat vectors ``theta`` of shape (..., p) and a
+    ``beta`` that broadcasts against the batch shape ``...`` (one beta per row),
+    so one call serves several starts, several betas or all Hessian columns.
+
+    The vectors are whitened (a change of variables, not of the model):
+    ``W_mu = W~ S^{-1/2}``, ``W_sigma = W~_sigma S^{-1/2}``, ``D = S^{1/2} D~``
+    with ``S`` the reduced ``Sigma_x``, so that all directions have comparable
+    curvature whatever the spread of the eigenvalues of ``S``; gradients follow
+    by the chain rule (``g~_W = g_W S^{-1/2}``, ``g~_D = S^{1/2} g_D``).
     """
 
-    def __init__(self, problem: Problem, beta):
-        from betavae_sym.linear.compiled import gradient_function, objective_function
+    def __init__(self, problem: Problem):
+        from betavae_sym.linear.compiled import gradient_function, objective_and_gradient_function
 
-        self.problem, self.beta = problem, beta
+        self.problem = problem
         n, k = problem.n, problem.k
         shapes = {"W_mu": (k, n), "b_mu": (k, 1), "W_sigma": (k, n), "b_sigma": (k, 1), "D": (n, k), "b_D": (n, 1)}
         self.free = ENCODER if problem.D_r is not None else PARAMETERS
@@ -117,171 +141,292 @@ class _Objective:
             self.slices[name] = slice(start, start + size)
             start += size
         self.size = start
-        self._objective, self._gradient = objective_function(n, k), gradient_function(n, k)
+        self._value_and_gradient = objective_and_gradient_function(n, k)
+        self._gradient = gradient_function(n, k)
         eigenvalues, eigenvectors = np.linalg.eigh(problem.Sigma_r)
         self.root = (eigenvectors * np.sqrt(eigenvalues)) @ eigenvectors.T
         self.inverse_root = (eigenvectors / np.sqrt(eigenvalues)) @ eigenvectors.T
         self.gtol = GRADIENT_TOLERANCE * max(1.0, float(eigenvalues[-1]))
+        # the whitening as one linear map of flat vectors: raw = whitened @ to_raw
+        basis = self._blocks(np.eye(self.size))
+        for name in ("W_mu", "W_sigma"):
+            basis[name] = basis[name] @ self.inverse_root
+        if problem.D_r is None:
+            basis["D"] = self.root @ basis["D"]
+        self.to_raw = self._flat(basis, (self.size,))
+
+    def _blocks(self, flat: np.ndarray) -> dict:
+        """Flat vectors (..., p) -> the free parameters' blocks by name (no change of variables)."""
+        batch = flat.shape[:-1]
+        return {name: flat[..., self.slices[name]].reshape(*batch, *self.shapes[name]) for name in self.free}
+
+    def _flat(self, blocks: dict, batch) -> np.ndarray:
+        """The free parameters' blocks (batch shape ``batch``, or broadcastable to it) -> flat vectors (..., p)."""
+        flat = np.empty((*batch, self.size), dtype=np.result_type(*(blocks[name] for name in self.free)))
+        for name in self.free:
+            block, shape = blocks[name], (*batch, *self.shapes[name])
+            flat[..., self.slices[name]] = (block if block.shape == shape else np.broadcast_to(block, shape)).reshape(
+                *batch, -1)
+        return flat
 
     def unpack(self, theta: np.ndarray) -> dict:
-        """Whitened flat vectors (..., p) -> reduced parameters by name (batch shape kept)."""
-        theta = np.asarray(theta, dtype=np.float64)
+        """Whitened flat vectors (..., p), real or complex -> reduced parameters by name (batch shape kept)."""
+        theta = np.asarray(theta)
         batch = theta.shape[:-1]
-        params = {name: theta[..., self.slices[name]].reshape(*batch, *self.shapes[name]) for name in self.free}
-        for name in ("W_mu", "W_sigma"):
-            params[name] = params[name] @ self.inverse_root
+        params = self._blocks(theta @ self.to_raw)
         if self.problem.D_r is not None:
             params["D"] = np.broadcast_to(self.problem.D_r, (*batch, self.problem.n, self.problem.k))
             params["b_D"] = np.zeros((*batch, self.problem.n, 1))
-        else:
-            params["D"] = self.root @ params["D"]
         return params
 
     def pack(self, params: dict) -> np.ndarray:
-        """Reduced parameters (unbatched) -> whitened flat vector."""
-        whitened = dict(params)
-        for name in ("W_mu", "W_sigma"):
-            whitened[name] = params[name] @ self.root
-        if self.problem.D_r is None:
-            whitened["D"] = self.inverse_root @ params["D"]
-        return np.concatenate([np.ravel(whitened[name]) for name in self.free])
+        """Reduced parameters (any batch shape) -> whitened flat vectors (..., p)."""
+        raw = self._flat({name: np.asarray(params[name]) for name in self.free}, np.shape(params["b_mu"])[:-2])
+        return np.linalg.solve(self.to_raw.T, raw[..., None])[..., 0] if raw.ndim > 1 else np.linalg.solve(
+            self.to_raw.T, raw)
 
-    def _arguments(self, theta):
+    def _arguments(self, theta, beta):
         p, q = self.unpack(theta), self.problem
         return (p["W_mu"], p["b_mu"], p["W_sigma"], p["b_sigma"], p["D"], p["b_D"], q.A_r, q.Sigma_r,
-                self.beta, q.sigma_y2, q.sigma_eta2)
+                beta, q.sigma_y2, q.sigma_eta2)
 
-    def value(self, theta) -> np.ndarray:
+    def _flat_gradient(self, blocks, batch) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient blocks (in the order of PARAMETERS) -> (whitened flat gradient (..., p), max |block entry| (...)).
+
+        The chain rule of ``raw = whitened @ to_raw`` is ``g~ = g @ to_raw^T``.
+        Non-finite trial points stay non-finite, silently: the line search rejects them.
+        """
         with np.errstate(over="ignore", invalid="ignore"):
-            return np.asarray(self._objective(*self._arguments(theta)), dtype=np.float64)
+            flat = self._flat(dict(zip(PARAMETERS, blocks)), batch)
+            return flat @ self.to_raw.T, np.max(np.abs(flat.real), axis=-1)
 
-    def _blocks(self, theta) -> dict:
-        with np.errstate(over="ignore", invalid="ignore"):
-            return dict(zip(PARAMETERS, self._gradient(*self._arguments(theta))))
-
-    def _flatten(self, blocks: dict, batch) -> np.ndarray:
-        return np.concatenate([np.broadcast_to(blocks[name], (*batch, *self.shapes[name])).reshape(*batch, -1)
-                               for name in self.free], axis=-1)
-
-    def _whiten(self, blocks: dict) -> dict:
-        """Chain rule to the whitened parameters; non-finite trial points stay non-finite, silently
-        (the line search rejects them; the final point is checked by ``converged`` and the closed form)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            for name in ("W_mu", "W_sigma"):
-                blocks[name] = blocks[name] @ self.inverse_root
-            blocks["D"] = self.root @ blocks["D"]
-        return blocks
-
-    def gradient(self, theta) -> np.ndarray:
-        """Gradient with respect to the whitened vector (chain rule), shape (..., p)."""
+    def value_and_gradient(self, theta, beta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(L (...), whitened grad L (..., p), max |dL/dtheta| (...))``; the maximum is over the
+        model's own parameters (Eqs. 36-41), not the whitened ones."""
         theta = np.asarray(theta, dtype=np.float64)
-        return self._flatten(self._whiten(self._blocks(theta)), theta.shape[:-1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            value, *blocks = self._value_and_gradient(*self._arguments(theta, beta))
+        gradient, gmax = self._flat_gradient(blocks, theta.shape[:-1])
+        return np.broadcast_to(value, theta.shape[:-1]).astype(np.float64), gradient, gmax
 
-    def max_gradient(self, theta) -> float:
-        """``max |dL/dtheta|`` in the model's own parameters (Eqs. 36-41)."""
-        return self.gradient_and_max(theta)[1]
+    def hessian(self, theta, beta) -> np.ndarray:
+        """The whitened Hessian at ``theta`` (S, p) for ``beta`` (S,): shape (S, p, p), symmetric.
 
-    def gradient_and_max(self, theta) -> tuple[np.ndarray, float]:
-        """(whitened gradient (p,), ``max |dL/dtheta|`` in the model's own parameters) for one vector."""
-        blocks = self._blocks(theta)
-        gmax = float(np.max(np.abs(self._flatten(blocks, ()))))
-        return self._flatten(self._whiten(blocks), ()), gmax
-
-    def hessian(self, theta: np.ndarray) -> np.ndarray:
-        """Central differences of the lambdified gradient (whitened), symmetrized, shape (p, p)."""
-        steps = 1e-5 * np.maximum(1.0, np.abs(theta))
-        points = np.concatenate([theta + np.diag(steps), theta - np.diag(steps)])
-        g = self.gradient(points)
-        H = (g[:self.size] - g[self.size:]) / (2 * steps[:, None])
-        return (H + H.T) / 2
+        Complex-step differentiation of the lambdified gradient (all ``S p`` columns
+        in one call): ``H e_j = Im grad L(theta + i h e_j) / h`` with ``h = 1e-20``,
+        exact to rounding (no subtraction), as every gradient block is analytic.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        points = theta[:, None, :] + (1j * COMPLEX_STEP) * np.eye(self.size)
+        blocks = self._gradient(*self._arguments(points, np.asarray(beta, dtype=np.float64)[:, None]))
+        H = self._flat_gradient(blocks, points.shape[:-1])[0].imag / COMPLEX_STEP
+        return (H + np.swapaxes(H, -1, -2)) / 2
 
 
 # ----- local search ----------------------------------------------------------------------------
-def _lbfgs(objective: _Objective, theta: np.ndarray) -> np.ndarray:
-    from scipy.optimize import minimize
+def _ascend(objective: _Objective, theta: np.ndarray, beta, *, newton: np.ndarray | None = None,
+            iterations: int = 200, escapes: int = 4):
+    """Batched local maximization of ``L`` from the rows of ``theta`` (S, p), row s at ``beta[s]``.
 
-    def negative(t):
-        return -float(objective.value(t)), -objective.gradient(t)
+    Saddle-free Newton with backtracking, all active rows in one batched call per stage:
 
-    result = minimize(negative, theta, jac=True, method="L-BFGS-B",
-                      options={"maxiter": 3000, "maxcor": 20, "ftol": 1e-13, "gtol": 1e-6})
-    return result.x
+    * step ``M g`` with ``M = (-H)^{-1}`` where the exact Hessian ``H`` is
+      negative definite (Newton's step), else ``M = V diag(1 / max(|w|, floor))
+      V^T`` from ``H = V diag(w) V^T`` (saddle-free Newton, an ascent step);
+      capped at length :data:`MAX_STEP`; shortened fourfold until ``L`` rises
+      (Armijo) or, at the rounding floor of ``L``, the gradient shrinks;
+    * a row whose gradient is within tolerance and whose largest Hessian eigenvalue
+      is positive (a saddle) is pushed along that eigenvector (both signs, four
+      lengths; at most ``escapes`` times);
+    * a row within tolerance at a local maximum (largest eigenvalue <=
+      :data:`CURVATURE_TOLERANCE` relative) is polished by Newton steps with
+      that ``M`` (:func:`_newton_iterations`) and stops at the rounding floor.
 
+    ``newton`` (S, p, p), optional: Newton matrices ``M`` from nearby points
+    (the previous beta of a sweep); each row first takes steps ``M g`` while the
+    gradient halves, until it is within tolerance, which saves Hessians; the
+    curvature check is still made with a fresh Hessian.
 
-def _newton(objective: _Objective, theta: np.ndarray, iterations: int = 25):
-    """Newton steps on ``grad L = 0``, the Hessian refreshed only when a step gains less than half.
-
-    Returns ``(theta, max |grad|, the last Hessian computed)``.
+    Returns ``(theta, value, max_grad, is_local_max, newton)`` with shapes (S, p),
+    (S,), (S,), (S,), (S, p, p): ``max_grad`` is ``max |dL/dtheta|`` in the
+    model's own parameters, ``newton`` the last ``M`` of each row.
     """
-    H = objective.hessian(theta)
-    g, gmax = objective.gradient_and_max(theta)
+    theta = np.array(theta, dtype=np.float64)
+    S = theta.shape[0]
+    beta = np.broadcast_to(np.asarray(beta, dtype=np.float64), (S,))
+    value, g, gmax = objective.value_and_gradient(theta, beta)
+    matrices = np.zeros((S, objective.size, objective.size)) if newton is None else np.array(newton)
+    if newton is not None:
+        _newton_iterations(objective, np.arange(S), matrices, theta, beta, value, g, gmax, rate=0.5,
+                           target=objective.gtol)
+    active = np.ones(S, dtype=bool)
+    is_max = np.zeros(S, dtype=bool)
+    escapes_left = np.full(S, escapes)
+    radius = np.ones(S)
     for _ in range(iterations):
-        if gmax <= objective.gtol / 10:
+        rows = np.flatnonzero(active)
+        if rows.size == 0:
             break
-        trial = theta + np.linalg.lstsq(H, -g, rcond=None)[0]
-        g_trial, gmax_trial = objective.gradient_and_max(trial)
-        if not np.isfinite(gmax_trial):
-            break
-        if gmax_trial > gmax / 2:
-            H = objective.hessian(trial)
-        theta, g, gmax = trial, g_trial, gmax_trial
-    return theta, gmax, H
+        small = gmax[rows] <= objective.gtol
+        concave, top = _newton_matrices(objective.hessian(theta[rows], beta[rows]), matrices, rows, g[rows],
+                                        radius[rows], trust=~small)
+        done = concave & small
+        if done.any():
+            finished = _newton_iterations(objective, rows[done], matrices, theta, beta, value, g, gmax, rate=0.1,
+                                          target=ROUNDING_FLOOR * objective.gtol)
+            is_max[rows[done]] = True
+            active[rows[done][finished]] = False
+        saddle = ~concave & small
+        if saddle.any():
+            _escape(objective, rows[saddle], top[saddle], theta, beta, value, g, gmax, active, escapes_left)
+        climb = ~small
+        if climb.any():
+            _climb(objective, rows[climb], matrices, theta, beta, value, g, gmax, active, radius)
+    return theta, value, gmax, is_max, matrices
 
 
-def _ascent_direction(H: np.ndarray) -> np.ndarray | None:
-    """Unit eigenvector of the largest Hessian eigenvalue when it is clearly positive, else None."""
-    values, vectors = np.linalg.eigh(H)
-    if values[-1] <= 1e-7 * max(1.0, np.max(np.abs(values))):
-        return None
-    return vectors[:, -1]
+def _newton_matrices(H, matrices, rows, g, radius, trust) -> tuple[np.ndarray, np.ndarray]:
+    """Store the step matrices ``M`` of the Hessians ``H`` (R, p, p) in ``matrices[rows]``; is each concave?
 
-
-def _local_maximum(objective: _Objective, theta: np.ndarray, polish_first: bool = False, escapes: int = 4):
-    """From ``theta``: (optionally Newton first, then) L-BFGS-B, Newton, escape saddles.
-
-    Returns ``(theta, max |grad|, is_local_maximum)``.
+    Rows not in ``trust`` with ``-H`` positive definite (a Cholesky factor): Newton's
+    ``M = (-H)^{-1}``, concave. All other rows: from ``H = V diag(w) V^T``, the
+    trust-region step of length at most ``radius`` (R,) for the gradient ``g``
+    (R, p): ``M = V diag(1 / (lam - w)) V^T`` with ``lam = 0`` when ``H`` is
+    negative definite and Newton's step is within the radius, else the
+    ``lam > max(w, 0)`` at which ``|M g| = radius`` (bisection); concave when
+    the largest eigenvalue is at most :data:`CURVATURE_TOLERANCE` times
+    ``max(1, max |w|)``. Returns ``(concave (R,), top (R, p))``, ``top`` the
+    eigenvector of the largest eigenvalue (zeros for the Cholesky rows).
     """
-    if polish_first:
-        theta_n, gmax, H = _newton(objective, theta, iterations=8)
-        if gmax <= objective.gtol and _ascent_direction(H) is None:
-            return theta_n, gmax, True
-    for _ in range(escapes + 1):
-        theta = _lbfgs(objective, theta)
-        theta, gmax, H = _newton(objective, theta)
-        direction = _ascent_direction(H)
-        if direction is None:
-            return theta, gmax, True
-        base = float(objective.value(theta))
-        trials = np.array([theta + sign * scale * direction for scale in (1e-3, 1e-2, 1e-1, 1.0)
-                           for sign in (1.0, -1.0)])
-        values = objective.value(trials)
-        if not np.nanmax(values) > base:
-            return theta, gmax, False
-        theta = trials[int(np.nanargmax(values))]
-    return theta, gmax, False
+    concave = np.zeros(len(rows), dtype=bool)
+    top = np.zeros(g.shape)
+    newton = ~trust
+    if newton.any():
+        try:
+            np.linalg.cholesky(-H[newton])
+        except np.linalg.LinAlgError:
+            trust = np.ones(len(rows), dtype=bool)
+        else:
+            matrices[rows[newton]] = np.linalg.inv(-H[newton])
+            concave[newton] = True
+    if not trust.any():
+        return concave, top
+    w, V = np.linalg.eigh(H[trust])
+    scale = np.maximum(1.0, np.max(np.abs(w), axis=1))
+    c = (g[trust][:, None, :] @ V)[:, 0, :]
+    R = radius[trust]
+    floor = 1e-12 * scale
+    lo = np.where(w[:, -1] < -floor, 0.0, np.maximum(w[:, -1], 0.0) + floor)
+    inside = (lo == 0.0) & (np.linalg.norm(c / -w, axis=1) <= R)
+    hi = np.where(inside, 0.0, lo + np.linalg.norm(c, axis=1) / R + floor)
+    for _ in range(TRUST_BISECTIONS):
+        mid = (lo + hi) / 2
+        long = np.linalg.norm(c / (mid[:, None] - w), axis=1) > R
+        lo, hi = np.where(long & ~inside, mid, lo), np.where(long | inside, hi, mid)
+    matrices[rows[trust]] = (V / np.maximum(hi[:, None] - w, floor[:, None])[:, None, :]) @ np.swapaxes(V, -1, -2)
+    concave[trust] = w[:, -1] <= CURVATURE_TOLERANCE * scale
+    top[trust] = V[:, :, -1]
+    return concave, top
 
 
-def _random_start(objective: _Objective, rng: np.random.Generator) -> np.ndarray:
-    """A random whitened start: entries ``N(0, 1/n)`` for ``W~, D~``, ``N(0, 0.01/n)`` for ``W~_sigma``, 0.1 for biases."""
+def _steps(matrices, rows, g):
+    """Newton steps ``M g`` of ``rows``: (R, p)."""
+    return (matrices[rows] @ g[rows][:, :, None])[:, :, 0]
+
+
+def _accept(rows, mask, trial, value_t, g_t, gmax_t, theta, value, g, gmax):
+    """Copy the accepted trial rows (``mask``) into the state arrays."""
+    chosen = rows[mask]
+    theta[chosen], value[chosen], g[chosen], gmax[chosen] = trial[mask], value_t[mask], g_t[mask], gmax_t[mask]
+
+
+def _climb(objective, rows, matrices, theta, beta, value, g, gmax, active, radius):
+    """One saddle-free Newton step with backtracking for ``rows``; rows that cannot rise stop."""
+    step = _steps(matrices, rows, g)
+    length = np.linalg.norm(step, axis=1, keepdims=True)
+    step *= np.minimum(1.0, MAX_STEP / np.maximum(length, 1e-300))
+    slope = np.einsum("rp,rp->r", g[rows], step)
+    pending = np.ones(len(rows), dtype=bool)
+    t = 1.0
+    for _ in range(BACKTRACKS):
+        index = np.flatnonzero(pending)
+        trial = theta[rows[index]] + t * step[index]
+        value_t, g_t, gmax_t = objective.value_and_gradient(trial, beta[rows[index]])
+        base = value[rows[index]]
+        rises = value_t >= base + 1e-4 * t * slope[index]
+        flat = (value_t >= base - 1e-12 * (1.0 + np.abs(base))) & (gmax_t < gmax[rows[index]])
+        ok = np.isfinite(value_t) & np.isfinite(gmax_t) & (rises | flat)
+        _accept(rows[index], ok, trial, value_t, g_t, gmax_t, theta, value, g, gmax)
+        taken = t * length[index[ok], 0]
+        radius[rows[index[ok]]] = np.maximum(radius[rows[index[ok]]], 2 * taken) if t == 1.0 else taken
+        pending[index[ok]] = False
+        if not pending.any():
+            return
+        t /= 4
+    active[rows[pending]] = False  # no ascent along the Newton direction: a stationary point that is not one
+
+
+def _escape(objective, rows, directions, theta, beta, value, g, gmax, active, escapes_left):
+    """Leave the saddles ``rows`` along their positive-curvature ``directions`` (R, p); rows that cannot, stop."""
+    lengths = np.array([sign * t for t in (1.0, 1e-1, 1e-2, 1e-3) for sign in (1.0, -1.0)])
+    trial = theta[rows][:, None, :] + lengths[None, :, None] * directions[:, None, :]  # (R, 8, p)
+    value_t, g_t, gmax_t = objective.value_and_gradient(trial, beta[rows][:, None])
+    value_t = np.where(np.isfinite(value_t), value_t, -np.inf)
+    best = np.argmax(value_t, axis=1)
+    pick = np.arange(len(rows))
+    ok = value_t[pick, best] > value[rows]
+    _accept(rows, ok, trial[pick, best], value_t[pick, best], g_t[pick, best], gmax_t[pick, best],
+            theta, value, g, gmax)
+    escapes_left[rows] -= 1
+    active[rows[~ok | (escapes_left[rows] <= 0)]] = False
+
+
+def _newton_iterations(objective, rows, matrices, theta, beta, value, g, gmax, rate: float,
+                       target: float) -> np.ndarray:
+    """Steps ``theta += M g`` for ``rows`` while each shrinks the gradient by the factor ``rate``.
+
+    A step is kept when it shrinks the gradient without lowering ``L`` beyond
+    rounding. Returns, per row, whether it is finished: the gradient is at most
+    ``target``, or the last step did not shrink it by 10 % (the rounding floor).
+    A row that stops otherwise (converging slower than ``rate``, e.g. along a
+    nearly flat direction of a unit at its collapse threshold) needs a fresh Hessian.
+    """
+    finished = np.zeros(len(rows), dtype=bool)
+    pending = np.ones(len(rows), dtype=bool)
+    for _ in range(NEWTON_STEPS):
+        finished |= pending & (gmax[rows] <= target)
+        pending &= ~finished
+        index = np.flatnonzero(pending)
+        if index.size == 0:
+            break
+        here = rows[index]
+        trial = theta[here] + _steps(matrices, here, g)
+        value_t, g_t, gmax_t = objective.value_and_gradient(trial, beta[here])
+        better = np.isfinite(gmax_t) & (gmax_t < gmax[here]) & (
+            value_t >= value[here] - 1e-12 * (1.0 + np.abs(value[here])))
+        shrinking, fast = better & (gmax_t <= 0.9 * gmax[here]), better & (gmax_t <= rate * gmax[here])
+        _accept(here, better, trial, value_t, g_t, gmax_t, theta, value, g, gmax)
+        finished[index[~shrinking]] = True
+        pending[index[~fast]] = False
+    return finished
+
+
+def _random_starts(objective: _Objective, rng: np.random.Generator, count: int) -> np.ndarray:
+    """``count`` random whitened starts (count, p): entries ``N(0, 1/n)`` for ``W~, D~``,
+    ``N(0, 0.01/n)`` for ``W~_sigma``, ``N(0, 0.01)`` for biases."""
     n = objective.problem.n
     spread = {"W_mu": 1 / np.sqrt(n), "b_mu": 0.1, "W_sigma": 0.1 / np.sqrt(n), "b_sigma": 0.1,
               "D": 1 / np.sqrt(n), "b_D": 0.1}
-    return np.concatenate([spread[name] * rng.standard_normal(int(np.prod(objective.shapes[name])))
-                           for name in objective.free])
+    scale = np.concatenate([np.full(int(np.prod(objective.shapes[name])), spread[name]) for name in objective.free])
+    return scale * rng.standard_normal((count, objective.size))
 
 
-def _best_local_maximum(objective: _Objective, starts: list[np.ndarray], polish_first: bool = False):
-    """The converged local maximum with the highest objective among runs from ``starts``.
-
-    Returns ``(theta, max |grad|, converged)``; when no run converged, the run with the smallest gradient.
-    """
-    runs = [_local_maximum(objective, start, polish_first=polish_first) for start in starts]
-    good = [(float(objective.value(theta)), theta, gmax) for theta, gmax, ok in runs if ok and gmax <= objective.gtol]
-    if good:
-        _, theta, gmax = max(good, key=lambda run: run[0])
-        return theta, gmax, True
-    theta, gmax, _ = min(runs, key=lambda run: run[1])
-    return theta, gmax, False
+def _best(value, gmax, is_max, gtol) -> tuple[int, bool]:
+    """Index of the converged local maximum with the highest ``value`` (and True); else of the smallest gradient."""
+    good = is_max & (gmax <= gtol)
+    if good.any():
+        return int(np.flatnonzero(good)[np.argmax(value[good])]), True
+    return int(np.argmin(gmax)), False
 
 
 # ----- public API --------------------------------------------------------------------------------
@@ -305,18 +450,18 @@ def solve_problem(problem: Problem, beta: float, *, seed: int = 0, starts: int =
     import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
     from threadpoolctl import threadpool_limits
 
-    objective = _Objective(problem, beta)
-    rng = np.random.default_rng(seed)
-    candidates = [_random_start(objective, rng) for _ in range(starts)]
+    objective = _Objective(problem)
+    candidates = _random_starts(objective, np.random.default_rng(seed), starts)
     if initial is not None:
-        candidates.insert(0, objective.pack(initial))
+        candidates = np.vstack([objective.pack(initial)[None], candidates])
     with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only add overhead
-        theta, gmax, converged = _best_local_maximum(objective, candidates)
+        theta, value, gmax, is_max, _ = _ascend(objective, candidates, beta)
+    best, converged = _best(value, gmax, is_max, objective.gtol)
     message = ("converged: stationary point and local maximum, best of "
                f"{len(candidates)} starts" if converged else
-               f"not converged: max |grad L| = {gmax:.3e} > {objective.gtol:.1e} or not a local maximum")
-    reduced = {name: np.array(value) for name, value in objective.unpack(theta).items()}
-    return _solution(problem, reduced, beta, converged, gmax, "numeric", message)
+               f"not converged: max |grad L| = {gmax[best]:.3e} > {objective.gtol:.1e} or not a local maximum")
+    reduced = {name: np.array(value) for name, value in objective.unpack(theta[best]).items()}
+    return _solution(problem, reduced, beta, converged, gmax[best], "numeric", message)
 
 
 def solve(A, beta: float, *, fix_decoder=None, sigma_y2: float = 1.0, sigma_eta2: float = 1.0, seed: int = 0,
@@ -379,8 +524,8 @@ def closed_form_parameters(problem: Problem, betas) -> dict:
 def closed_form_problem(problem: Problem, beta: float) -> Solution:
     """:func:`closed_form` on a prepared :class:`Problem`."""
     params = closed_form_parameters(problem, np.array(beta))
-    objective = _Objective(problem, beta)
-    gmax = objective.max_gradient(objective.pack(params))
+    objective = _Objective(problem)
+    gmax = float(objective.value_and_gradient(objective.pack(params), beta)[2])
     converged = gmax <= objective.gtol
     message = ("closed form; max |grad L| within tolerance (Eq. 43 holds numerically)" if converged else
                f"closed form, but max |grad L| = {gmax:.3e} exceeds {objective.gtol:.1e}")

@@ -2,11 +2,12 @@
 
 The numeric solver (:mod:`betavae_sym.linear.solver`) runs once from several
 random starts at each end of the (sorted) beta grid and follows the maximizer
-along the grid in both directions: at each beta, Newton polishing from the
-neighbour's solution (L-BFGS-B and saddle escapes when that is not a converged
-local maximum). Of the two tracked candidates the higher objective wins, so a
-branch that stops being the global maximum (a unit collapsing or reviving) is
-caught from the other side. Every point is compared with the closed form
+along the grid in both directions, the two tracks in lockstep (one batched
+call per step): at each beta it climbs from the secant prediction of the
+track's last two solutions (saddle-free Newton, saddle escapes, polishing to
+the rounding floor). Of the two tracked candidates the higher objective wins,
+so a branch that stops being the global maximum (a unit collapsing or reviving)
+is caught from the other side. Every point is compared with the closed form
 (:func:`betavae_sym.linear.solver.closed_form_parameters`): ``closed_form_gap``
 is the largest relative difference ``|numeric - closed| / max(1, |closed|)``
 over the seven metrics.
@@ -27,11 +28,13 @@ import numpy as np
 from betavae_sym.errors import BadInput
 from betavae_sym.linear.metrics import evaluate
 from betavae_sym.linear.problem import Problem, check_positive, make_problem
-from betavae_sym.linear.solver import (_best_local_maximum, _local_maximum, _Objective, _random_start,
-                                       closed_form_parameters, STARTS)
+from betavae_sym.linear.solver import STARTS, _ascend, _best, _Objective, _random_starts, closed_form_parameters
 
 #: The metrics of a sweep record, in the JSON order.
 RECORD_METRICS = ("elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective")
+
+#: Segments of the beta grid, each tracked from both ends (more: shorter tracks, more random starts).
+SEGMENTS = 2
 
 #: Extremum name -> (metric, +1 for a maximum / -1 for a minimum).
 EXTREMA = {"elbo_argmax": ("elbo", 1.0), "tie_argmin": ("tie", -1.0), "mie_argmin": ("mie", -1.0)}
@@ -67,60 +70,73 @@ class SweepResult:
         return np.array([r[name] for r in self.records])
 
 
-def _track(problem: Problem, betas: np.ndarray, start: np.ndarray, progress=None):
-    """Follow a maximizer along ``betas`` from the whitened vector ``start``; returns (thetas, max_grads, oks)."""
-    thetas, max_grads, oks = [], [], []
-    theta = start
-    for beta in betas:
-        objective = _Objective(problem, beta)
-        theta, gmax, ok = _local_maximum(objective, theta, polish_first=True)
-        thetas.append(objective.unpack(theta))
-        max_grads.append(gmax)
-        oks.append(bool(ok and gmax <= objective.gtol))
-        if progress is not None:
-            progress.update(1)
-    return thetas, np.array(max_grads), np.array(oks)
-
-
-def _anchor(problem: Problem, beta: float, seed: int) -> np.ndarray:
-    objective = _Objective(problem, beta)
-    rng = np.random.default_rng(seed)
-    theta, _, _ = _best_local_maximum(objective, [_random_start(objective, rng) for _ in range(STARTS)])
-    return theta
-
-
-def _stack(params: list[dict]) -> dict:
-    return {name: np.stack([np.asarray(p[name]) for p in params]) for name in params[0]}
+def _predict(history: np.ndarray, betas: np.ndarray, beta: float) -> np.ndarray:
+    """The next start on a track: the polynomial through its last (up to three) solutions (whitened),
+    extrapolated to ``beta`` (Lagrange form)."""
+    start = np.zeros_like(history[0])
+    for i, (theta, b) in enumerate(zip(history, betas)):
+        weight = np.prod([(beta - other) / (b - other) for j, other in enumerate(betas) if j != i])
+        start += weight * theta
+    return start
 
 
 def _solve_grid(problem: Problem, betas: np.ndarray, seed: int, progress: bool):
-    """Numeric maximizers on the grid: (reduced params stacked, max_grads, converged), betas sorted."""
+    """Numeric maximizers on the sorted grid: whitened ``thetas`` (B, p), max_grads (B,), converged (B,).
+
+    The grid is cut into :data:`SEGMENTS` segments at anchor points; at each
+    anchor the best of :data:`STARTS` random starts (all anchors in one batch).
+    Every segment is tracked from both of its anchors towards the other, all
+    tracks in lockstep (one batched solver call per step); each step starts from
+    the quadratic extrapolation of the track's last three solutions, with the
+    Newton matrix of its last solution. So every beta is reached from two
+    independent directions, and the converged local maximum with the higher
+    objective wins.
+    """
     import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
     from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
-    with threadpool_limits(1, user_api="blas"), tqdm(total=2 * len(betas), desc="analytic sweep", unit="beta",
+    objective = _Objective(problem)
+    B = len(betas)
+    anchors = np.unique(np.linspace(0, B - 1, min(SEGMENTS, max(B - 1, 1)) + 1).round().astype(int))
+    tracks = [np.arange(a, b + 1) for a, b in zip(anchors[:-1], anchors[1:])]
+    tracks += [track[::-1] for track in tracks]
+    best = {"theta": np.empty((B, objective.size)), "value": np.full(B, -np.inf), "gmax": np.full(B, np.inf),
+            "ok": np.zeros(B, dtype=bool)}
+
+    def record(index, theta, value, gmax, ok):
+        for i, t, v, m, o in zip(index, theta, value, gmax, ok):
+            if (o and (not best["ok"][i] or v > best["value"][i])) or (not o and not best["ok"][i]
+                                                                        and m < best["gmax"][i]):
+                best["theta"][i], best["value"][i], best["gmax"][i], best["ok"][i] = t, v, m, o
+
+    with threadpool_limits(1, user_api="blas"), tqdm(total=B, desc="analytic sweep", unit="beta",
                                                        disable=not progress, leave=False) as bar:
-        first = _anchor(problem, betas[0], seed)
-        forward = _track(problem, betas, first, bar)
-        last = _Objective(problem, betas[-1]).pack(forward[0][-1])
-        backward_start = _anchor(problem, betas[-1], seed + 1)
-        if _Objective(problem, betas[-1]).value(last) > _Objective(problem, betas[-1]).value(backward_start):
-            backward_start = last
-        backward = [part[::-1] for part in _track(problem, betas[::-1], backward_start, bar)]
-    params, max_grads, oks = [], [], []
-    for i, beta in enumerate(betas):
-        candidates = [(side[0][i], side[1][i], side[2][i]) for side in (forward, backward)]
-        objective = _Objective(problem, beta)
-        values = [float(objective.value(objective.pack(c[0]))) if c[2] else -np.inf for c in candidates]
-        best = candidates[int(np.argmax(values))] if max(values) > -np.inf else min(candidates, key=lambda c: c[1])
-        params.append(best[0])
-        max_grads.append(best[1])
-        oks.append(best[2])
-    return _stack(params), np.array(max_grads), np.array(oks)
+        starts = _random_starts(objective, np.random.default_rng(seed), len(anchors) * STARTS)
+        theta, value, gmax, is_max, matrices = _ascend(objective, starts, np.repeat(betas[anchors], STARTS))
+        chosen = [_best(value[i:i + STARTS], gmax[i:i + STARTS], is_max[i:i + STARTS], objective.gtol)[0] + i
+                  for i in range(0, len(starts), STARTS)]
+        record(anchors, theta[chosen], value[chosen], gmax[chosen], is_max[chosen] & (gmax[chosen] <= objective.gtol))
+        start_of = dict(zip(anchors.tolist(), chosen))
+        history = [[theta[start_of[track[0]]]] for track in tracks]
+        carried = np.array([matrices[start_of[track[0]]] for track in tracks])
+        bar.update(len(anchors))
+        for step in range(1, max((len(track) for track in tracks), default=1)):
+            live = [t for t, track in enumerate(tracks) if step < len(track)]
+            index = np.array([tracks[t][step] for t in live])
+            predicted = np.array([_predict(np.array(history[t][-3:]), betas[tracks[t][max(step - 3, 0):step]],
+                                           betas[tracks[t][step]]) for t in live])
+            theta, value, gmax, is_max, matrices = _ascend(objective, predicted, betas[index], newton=carried[live])
+            record(index, theta, value, gmax, is_max & (gmax <= objective.gtol))
+            for row, t in enumerate(live):
+                history[t].append(theta[row])
+            carried[live] = matrices
+            bar.update(len(live) // 2)
+    return best["theta"], best["gmax"], best["ok"]
 
 
-def _refine(problem: Problem, betas: np.ndarray, params: dict, metric: str, sign: float, values: np.ndarray) -> float:
+def _refine(objective: _Objective, betas: np.ndarray, thetas: np.ndarray, metric: str, sign: float,
+            values: np.ndarray) -> float:
     """Bounded scalar optimization of ``metric`` in beta around its grid extremum (see the module docstring)."""
     from scipy.optimize import minimize_scalar
     import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
@@ -130,18 +146,17 @@ def _refine(problem: Problem, betas: np.ndarray, params: dict, metric: str, sign
     lo, hi = betas[max(i - 1, 0)], betas[min(i + 1, len(betas) - 1)]
     if lo == hi:
         return float(betas[i])
+    newton = {}  # grid index -> Newton matrix of the last solution started there
 
     def negative(beta):
         j = int(np.argmin(np.abs(betas - beta)))
-        objective = _Objective(problem, beta)
-        theta, _, _ = _local_maximum(objective, objective.pack({n: v[j] for n, v in params.items()}),
-                                     polish_first=True)
-        unpacked = {name: value[None] for name, value in objective.unpack(theta).items()}
-        return -sign * float(evaluate(problem, unpacked, np.array([beta]))[0][metric][0])
+        theta, _, _, _, newton[j] = _ascend(objective, thetas[j][None], beta, newton=newton.get(j))
+        metrics = evaluate(objective.problem, objective.unpack(theta), np.array([beta]), align_units=metric == "tie")[0]
+        return -sign * float(metrics[metric][0])
 
     with threadpool_limits(1, user_api="blas"):
         result = minimize_scalar(negative, bounds=(lo, hi), method="bounded",
-                                 options={"xatol": 1e-9 * max(1.0, hi)})
+                                 options={"xatol": 1e-7 * max(1.0, hi)})
     return float(result.x)
 
 
@@ -151,8 +166,9 @@ def sweep_problem(problem: Problem, betas, *, seed: int = 0, progress: bool = Fa
     betas = np.unique(np.asarray([check_positive(b, "beta") for b in np.ravel(betas)], dtype=np.float64))
     if betas.size == 0:
         raise BadInput("betas: no values given")
-    params, max_grads, oks = _solve_grid(problem, betas, seed, progress)
-    numeric, _ = evaluate(problem, params, betas)
+    thetas, max_grads, oks = _solve_grid(problem, betas, seed, progress)
+    objective = _Objective(problem)
+    numeric, _ = evaluate(problem, objective.unpack(thetas), betas)
     closed, _ = evaluate(problem, closed_form_parameters(problem, betas), betas)
     gaps = np.max([np.abs(numeric[m] - closed[m]) / np.maximum(1.0, np.abs(closed[m])) for m in RECORD_METRICS],
                   axis=0)
@@ -164,7 +180,7 @@ def sweep_problem(problem: Problem, betas, *, seed: int = 0, progress: bool = Fa
         records.append(record)
         if not oks[i] and warn is not None:
             warn(f"beta = {beta:g}: the numeric solver did not converge (max |grad L| = {max_grads[i]:.3e})")
-    extrema = {name: _refine(problem, betas, params, metric, sign, numeric[metric])
+    extrema = {name: _refine(objective, betas, thetas, metric, sign, numeric[metric])
                for name, (metric, sign) in EXTREMA.items()}
     return SweepResult(N=problem.N, k=problem.k, mixing=mixing, fixed_decoder=problem.fixed_D is not None,
                        records=records, extrema=extrema, closed=closed)
