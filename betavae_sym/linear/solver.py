@@ -53,8 +53,8 @@ MAX_STEP = 10.0
 #: Polishing stops below this fraction of the gradient tolerance: about 10 eps ||Sigma_x||.
 ROUNDING_FLOOR = 1e-5
 
-#: Bisections for the trust-region shift (relative precision 2^-40).
-TRUST_BISECTIONS = 40
+#: Newton iterations for the trust-region shift (the step length needs only a few digits).
+TRUST_ITERATIONS = 8
 
 #: Step shortenings (by 4) before a row gives up, and Newton steps with one matrix at most.
 BACKTRACKS = 12
@@ -170,10 +170,13 @@ class _Objective:
         return flat
 
     def unpack(self, theta: np.ndarray) -> dict:
-        """Whitened flat vectors (..., p), real or complex -> reduced parameters by name (batch shape kept)."""
-        theta = np.asarray(theta)
-        batch = theta.shape[:-1]
-        params = self._blocks(theta @ self.to_raw)
+        """Whitened flat vectors (..., p) -> reduced parameters by name (batch shape kept)."""
+        return self._parameters(np.asarray(theta) @ self.to_raw)
+
+    def _parameters(self, raw: np.ndarray) -> dict:
+        """Flat vectors in the model's own coordinates (..., p) -> reduced parameters by name."""
+        batch = raw.shape[:-1]
+        params = self._blocks(raw)
         if self.problem.D_r is not None:
             params["D"] = np.broadcast_to(self.problem.D_r, (*batch, self.problem.n, self.problem.k))
             params["b_D"] = np.zeros((*batch, self.problem.n, 1))
@@ -185,8 +188,8 @@ class _Objective:
         return np.linalg.solve(self.to_raw.T, raw[..., None])[..., 0] if raw.ndim > 1 else np.linalg.solve(
             self.to_raw.T, raw)
 
-    def _arguments(self, theta, beta):
-        p, q = self.unpack(theta), self.problem
+    def _arguments(self, params: dict, beta):
+        p, q = params, self.problem
         return (p["W_mu"], p["b_mu"], p["W_sigma"], p["b_sigma"], p["D"], p["b_D"], q.A_r, q.Sigma_r,
                 beta, q.sigma_y2, q.sigma_eta2)
 
@@ -205,7 +208,7 @@ class _Objective:
         model's own parameters (Eqs. 36-41), not the whitened ones."""
         theta = np.asarray(theta, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            value, *blocks = self._value_and_gradient(*self._arguments(theta, beta))
+            value, *blocks = self._value_and_gradient(*self._arguments(self.unpack(theta), beta))
         gradient, gmax = self._flat_gradient(blocks, theta.shape[:-1])
         return np.broadcast_to(value, theta.shape[:-1]).astype(np.float64), gradient, gmax
 
@@ -217,9 +220,11 @@ class _Objective:
         exact to rounding (no subtraction), as every gradient block is analytic.
         """
         theta = np.asarray(theta, dtype=np.float64)
-        points = theta[:, None, :] + (1j * COMPLEX_STEP) * np.eye(self.size)
-        blocks = self._gradient(*self._arguments(points, np.asarray(beta, dtype=np.float64)[:, None]))
-        H = self._flat_gradient(blocks, points.shape[:-1])[0].imag / COMPLEX_STEP
+        # raw coordinates of theta + i h e_j, all j: (S, p, p)
+        points = (theta @ self.to_raw)[:, None, :] + (1j * COMPLEX_STEP) * self.to_raw
+        blocks = self._gradient(*self._arguments(self._parameters(points), np.asarray(beta, dtype=np.float64)[:, None]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            H = (self._flat(dict(zip(PARAMETERS, blocks)), points.shape[:-1]).imag / COMPLEX_STEP) @ self.to_raw.T
         return (H + np.swapaxes(H, -1, -2)) / 2
 
 
@@ -293,7 +298,7 @@ def _newton_matrices(H, matrices, rows, g, radius, trust) -> tuple[np.ndarray, n
     trust-region step of length at most ``radius`` (R,) for the gradient ``g``
     (R, p): ``M = V diag(1 / (lam - w)) V^T`` with ``lam = 0`` when ``H`` is
     negative definite and Newton's step is within the radius, else the
-    ``lam > max(w, 0)`` at which ``|M g| = radius`` (bisection); concave when
+    ``lam > max(w, 0)`` at which ``|M g| = radius`` (Newton's method); concave when
     the largest eigenvalue is at most :data:`CURVATURE_TOLERANCE` times
     ``max(1, max |w|)``. Returns ``(concave (R,), top (R, p))``, ``top`` the
     eigenvector of the largest eigenvalue (zeros for the Cholesky rows).
@@ -316,14 +321,16 @@ def _newton_matrices(H, matrices, rows, g, radius, trust) -> tuple[np.ndarray, n
     c = (g[trust][:, None, :] @ V)[:, 0, :]
     R = radius[trust]
     floor = 1e-12 * scale
-    lo = np.where(w[:, -1] < -floor, 0.0, np.maximum(w[:, -1], 0.0) + floor)
-    inside = (lo == 0.0) & (np.linalg.norm(c / -w, axis=1) <= R)
-    hi = np.where(inside, 0.0, lo + np.linalg.norm(c, axis=1) / R + floor)
-    for _ in range(TRUST_BISECTIONS):
-        mid = (lo + hi) / 2
-        long = np.linalg.norm(c / (mid[:, None] - w), axis=1) > R
-        lo, hi = np.where(long & ~inside, mid, lo), np.where(long | inside, hi, mid)
-    matrices[rows[trust]] = (V / np.maximum(hi[:, None] - w, floor[:, None])[:, None, :]) @ np.swapaxes(V, -1, -2)
+    lam = np.where(w[:, -1] < -floor, 0.0, np.maximum(w[:, -1], 0.0) + floor)
+    inside = (lam == 0.0) & (np.linalg.norm(c / -w, axis=1) <= R)
+    for _ in range(TRUST_ITERATIONS):  # Newton on 1/|s(lam)| = 1/R, s = c / (lam - w): increasing, monotone
+        gap = lam[:, None] - w
+        norm = np.linalg.norm(c / gap, axis=1)
+        moving = ~inside & (norm > 0)  # a zero gradient needs no step
+        with np.errstate(divide="ignore", invalid="ignore"):
+            update = lam + (1.0 / R - 1.0 / norm) / (np.sum(c * c / gap**3, axis=1) / norm**3)
+        lam = np.where(moving, np.maximum(lam, update), np.where(inside, 0.0, lam))
+    matrices[rows[trust]] = (V / np.maximum(lam[:, None] - w, floor[:, None])[:, None, :]) @ np.swapaxes(V, -1, -2)
     concave[trust] = w[:, -1] <= CURVATURE_TOLERANCE * scale
     top[trust] = V[:, :, -1]
     return concave, top
