@@ -5,7 +5,7 @@ stationarity system (Eqs. 36-41; Eq. 43 once Eq. 42 holds), using only
 lambdified callables (:mod:`betavae_sym.linear.compiled`):
 
 1. several seeded random starts, all climbed together (one batched call per
-   stage) by saddle-free Newton with backtracking, the Hessian exact to
+   stage) by trust-region Newton steps with backtracking, the Hessian exact to
    rounding by complex-step differentiation of the lambdified gradient;
 2. a curvature check at the converged point (largest Hessian eigenvalue <= 0
    up to rounding); a saddle is left along its ascent direction and climbed again;
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from betavae_sym.linear.metrics import evaluate, model_arguments
 from betavae_sym.linear.problem import Problem, check_positive, make_problem
 
 #: Parameter names in the paper's order (same as ``betavae_sym.symbolic.model.PARAMETERS``).
@@ -188,11 +189,6 @@ class _Objective:
         return np.linalg.solve(self.to_raw.T, raw[..., None])[..., 0] if raw.ndim > 1 else np.linalg.solve(
             self.to_raw.T, raw)
 
-    def _arguments(self, params: dict, beta):
-        p, q = params, self.problem
-        return (p["W_mu"], p["b_mu"], p["W_sigma"], p["b_sigma"], p["D"], p["b_D"], q.A_r, q.Sigma_r,
-                beta, q.sigma_y2, q.sigma_eta2)
-
     def _flat_gradient(self, blocks, batch) -> tuple[np.ndarray, np.ndarray]:
         """Gradient blocks (in the order of PARAMETERS) -> (whitened flat gradient (..., p), max |block entry| (...)).
 
@@ -208,7 +204,7 @@ class _Objective:
         model's own parameters (Eqs. 36-41), not the whitened ones."""
         theta = np.asarray(theta, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            value, *blocks = self._value_and_gradient(*self._arguments(self.unpack(theta), beta))
+            value, *blocks = self._value_and_gradient(*model_arguments(self.problem, self.unpack(theta), beta))
         gradient, gmax = self._flat_gradient(blocks, theta.shape[:-1])
         return np.broadcast_to(value, theta.shape[:-1]).astype(np.float64), gradient, gmax
 
@@ -222,7 +218,8 @@ class _Objective:
         theta = np.asarray(theta, dtype=np.float64)
         # raw coordinates of theta + i h e_j, all j: (S, p, p)
         points = (theta @ self.to_raw)[:, None, :] + (1j * COMPLEX_STEP) * self.to_raw
-        blocks = self._gradient(*self._arguments(self._parameters(points), np.asarray(beta, dtype=np.float64)[:, None]))
+        blocks = self._gradient(*model_arguments(self.problem, self._parameters(points),
+                                                  np.asarray(beta, dtype=np.float64)[:, None]))
         with np.errstate(over="ignore", invalid="ignore"):
             H = (self._flat(dict(zip(PARAMETERS, blocks)), points.shape[:-1]).imag / COMPLEX_STEP) @ self.to_raw.T
         return (H + np.swapaxes(H, -1, -2)) / 2
@@ -233,13 +230,14 @@ def _ascend(objective: _Objective, theta: np.ndarray, beta, *, newton: np.ndarra
             iterations: int = 200, escapes: int = 4):
     """Batched local maximization of ``L`` from the rows of ``theta`` (S, p), row s at ``beta[s]``.
 
-    Saddle-free Newton with backtracking, all active rows in one batched call per stage:
+    Trust-region Newton with backtracking, all active rows in one batched call per stage:
 
-    * step ``M g`` with ``M = (-H)^{-1}`` where the exact Hessian ``H`` is
-      negative definite (Newton's step), else ``M = V diag(1 / max(|w|, floor))
-      V^T`` from ``H = V diag(w) V^T`` (saddle-free Newton, an ascent step);
-      capped at length :data:`MAX_STEP`; shortened fourfold until ``L`` rises
-      (Armijo) or, at the rounding floor of ``L``, the gradient shrinks;
+    * a row outside the gradient tolerance steps ``M g`` with the trust-region
+      matrix of :func:`_newton_matrices` for the exact Hessian (Newton's step
+      when it is concave and the step fits the row's radius), capped at length
+      :data:`MAX_STEP`, shortened fourfold until ``L`` rises (Armijo) or, at the
+      rounding floor of ``L``, the gradient shrinks; the radius doubles after a
+      full step and shrinks to a shortened one;
     * a row whose gradient is within tolerance and whose largest Hessian eigenvalue
       is positive (a saddle) is pushed along that eigenvector (both signs, four
       lengths; at most ``escapes`` times);
@@ -439,8 +437,6 @@ def _best(value, gmax, is_max, gtol) -> tuple[int, bool]:
 # ----- public API --------------------------------------------------------------------------------
 def _solution(problem: Problem, reduced: dict, beta: float, converged: bool, max_grad: float, method: str,
               message: str) -> Solution:
-    from betavae_sym.linear.metrics import evaluate
-
     batched = {name: np.asarray(value, dtype=np.float64)[None] for name, value in reduced.items()}
     metrics, P = evaluate(problem, batched, np.array([beta]))
     full = problem.embed(reduced)

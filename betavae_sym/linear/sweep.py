@@ -1,22 +1,24 @@
 """beta sweeps of the analytic beta-VAE (Figure 3), each point checked against the closed form.
 
-The numeric solver (:mod:`betavae_sym.linear.solver`) runs once from several
-random starts at each end of the (sorted) beta grid and follows the maximizer
-along the grid in both directions, the two tracks in lockstep (one batched
-call per step): at each beta it climbs from the secant prediction of the
-track's last two solutions (saddle-free Newton, saddle escapes, polishing to
-the rounding floor). Of the two tracked candidates the higher objective wins,
-so a branch that stops being the global maximum (a unit collapsing or reviving)
-is caught from the other side. Every point is compared with the closed form
+The numeric solver (:mod:`betavae_sym.linear.solver`) runs from several
+random starts at each end of the (sorted) beta grid's :data:`SEGMENTS`
+segments and follows the maximizer along every segment in both directions,
+all tracks in lockstep (one batched call per step): at each beta it climbs
+from the quadratic extrapolation of the track's last three solutions (Newton
+steps with the previous beta's Hessian, then a fresh Hessian for the curvature
+check, saddle escapes, polishing to the rounding floor). Of the two tracked
+candidates the higher objective wins, so a branch that stops being the global
+maximum (a unit collapsing or reviving) is caught from the other side. Every point is compared with the closed form
 (:func:`betavae_sym.linear.solver.closed_form_parameters`): ``closed_form_gap``
 is the largest relative difference ``|numeric - closed| / max(1, |closed|)``
 over the seven metrics.
 
 Extrema (``elbo_argmax``, ``tie_argmin``, ``mie_argmin``) are refined by
 bounded scalar minimization in beta (``scipy.optimize.minimize_scalar``,
-bounded method) between the grid neighbours of the grid extremum, the
-metric at each trial beta coming from the numeric solver warm-started at the
-nearest grid solution.
+bounded method, ``xatol`` 1e-7 relative: the flat top of a smooth extremum
+limits float64 to about that) between the grid neighbours of the grid
+extremum, the metric at each trial beta coming from the numeric solver
+warm-started at the nearest grid solution.
 """
 
 from __future__ import annotations
