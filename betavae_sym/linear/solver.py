@@ -57,6 +57,9 @@ ROUNDING_FLOOR = 1e-5
 #: Newton iterations for the trust-region shift (the step length needs only a few digits).
 TRUST_ITERATIONS = 8
 
+#: Above this many free parameters, random starts climb by L-BFGS-B before Newton (:func:`_from_starts`).
+LBFGS_ABOVE = 100
+
 #: Step shortenings (by 4) before a row gives up, and Newton steps with one matrix at most.
 BACKTRACKS = 12
 NEWTON_STEPS = 12
@@ -291,27 +294,28 @@ def _ascend(objective: _Objective, theta: np.ndarray, beta, *, newton: np.ndarra
 def _newton_matrices(H, matrices, rows, g, radius, trust) -> tuple[np.ndarray, np.ndarray]:
     """Store the step matrices ``M`` of the Hessians ``H`` (R, p, p) in ``matrices[rows]``; is each concave?
 
-    Rows not in ``trust`` with ``-H`` positive definite (a Cholesky factor): Newton's
+    Rows with ``-H`` positive definite (a Cholesky factor) whose Newton step fits
+    their ``radius`` (R,), or which are not in ``trust``: Newton's
     ``M = (-H)^{-1}``, concave. All other rows: from ``H = V diag(w) V^T``, the
-    trust-region step of length at most ``radius`` (R,) for the gradient ``g``
-    (R, p): ``M = V diag(1 / (lam - w)) V^T`` with ``lam = 0`` when ``H`` is
-    negative definite and Newton's step is within the radius, else the
-    ``lam > max(w, 0)`` at which ``|M g| = radius`` (Newton's method); concave when
+    trust-region step of length at most ``radius`` for the gradient ``g``
+    (R, p): ``M = V diag(1 / (lam - w)) V^T`` with the ``lam > max(w, 0)`` at
+    which ``|M g| = radius`` (Newton's method), or ``lam = 0`` for a zero
+    gradient; concave when
     the largest eigenvalue is at most :data:`CURVATURE_TOLERANCE` times
     ``max(1, max |w|)``. Returns ``(concave (R,), top (R, p))``, ``top`` the
     eigenvector of the largest eigenvalue (zeros for the Cholesky rows).
     """
     concave = np.zeros(len(rows), dtype=bool)
     top = np.zeros(g.shape)
-    newton = ~trust
-    if newton.any():
-        try:
-            np.linalg.cholesky(-H[newton])
-        except np.linalg.LinAlgError:
-            trust = np.ones(len(rows), dtype=bool)
-        else:
-            matrices[rows[newton]] = np.linalg.inv(-H[newton])
-            concave[newton] = True
+    definite = _positive_definite(-H)
+    if definite.any():  # Newton's step where it is concave and the step fits (or no trust region is asked)
+        inverse = np.linalg.inv(-H[definite])
+        fits = ~trust[definite] | (np.linalg.norm((inverse @ g[definite][:, :, None])[:, :, 0], axis=1)
+                                    <= radius[definite])
+        newton = np.flatnonzero(definite)[fits]
+        matrices[rows[newton]] = inverse[fits]
+        concave[newton] = True
+        trust = ~concave
     if not trust.any():
         return concave, top
     w, V = np.linalg.eigh(H[trust])
@@ -320,18 +324,32 @@ def _newton_matrices(H, matrices, rows, g, radius, trust) -> tuple[np.ndarray, n
     R = radius[trust]
     floor = 1e-12 * scale
     lam = np.where(w[:, -1] < -floor, 0.0, np.maximum(w[:, -1], 0.0) + floor)
-    inside = (lam == 0.0) & (np.linalg.norm(c / -w, axis=1) <= R)
     for _ in range(TRUST_ITERATIONS):  # Newton on 1/|s(lam)| = 1/R, s = c / (lam - w): increasing, monotone
         gap = lam[:, None] - w
         norm = np.linalg.norm(c / gap, axis=1)
-        moving = ~inside & (norm > 0)  # a zero gradient needs no step
         with np.errstate(divide="ignore", invalid="ignore"):
             update = lam + (1.0 / R - 1.0 / norm) / (np.sum(c * c / gap**3, axis=1) / norm**3)
-        lam = np.where(moving, np.maximum(lam, update), np.where(inside, 0.0, lam))
+        lam = np.where(norm > R, update, lam)  # a zero gradient (norm 0) needs no step
     matrices[rows[trust]] = (V / np.maximum(lam[:, None] - w, floor[:, None])[:, None, :]) @ np.swapaxes(V, -1, -2)
     concave[trust] = w[:, -1] <= CURVATURE_TOLERANCE * scale
     top[trust] = V[:, :, -1]
     return concave, top
+
+
+def _positive_definite(A) -> np.ndarray:
+    """Which of the symmetric matrices ``A`` (R, p, p) have a Cholesky factor: (R,) bools."""
+    try:
+        np.linalg.cholesky(A)
+        return np.ones(len(A), dtype=bool)
+    except np.linalg.LinAlgError:
+        def definite(a):
+            try:
+                np.linalg.cholesky(a)
+                return True
+            except np.linalg.LinAlgError:
+                return False
+
+        return np.array([definite(a) for a in A], dtype=bool)
 
 
 def _steps(matrices, rows, g):
@@ -416,6 +434,29 @@ def _newton_iterations(objective, rows, matrices, theta, beta, value, g, gmax, r
     return finished
 
 
+def _from_starts(objective: _Objective, starts: np.ndarray, beta):
+    """:func:`_ascend` from the random ``starts`` (S, p) at ``beta`` (S,); same returns.
+
+    With more than :data:`LBFGS_ABOVE` parameters a Hessian costs more than many
+    gradients, so each start first climbs by L-BFGS-B (gradient only) to a
+    coarse tolerance; the Newton phase then converges in a few steps.
+    """
+    if objective.size > LBFGS_ABOVE:
+        from scipy.optimize import minimize
+
+        beta = np.broadcast_to(np.asarray(beta, dtype=np.float64), starts.shape[:1])
+
+        def negative(theta, b):
+            value, gradient, _ = objective.value_and_gradient(theta, b)
+            return (-float(value), -gradient) if np.isfinite(value) else (np.inf, np.zeros_like(gradient))
+
+        starts = np.array([minimize(negative, start, args=(b,), jac=True, method="L-BFGS-B",
+                                    options={"maxiter": 2000, "ftol": 1e-15,
+                                             "gtol": 1e-6 * objective.gtol / GRADIENT_TOLERANCE}).x
+                           for start, b in zip(starts, beta)])
+    return _ascend(objective, starts, beta)
+
+
 def _random_starts(objective: _Objective, rng: np.random.Generator, count: int) -> np.ndarray:
     """``count`` random whitened starts (count, p): entries ``N(0, 1/n)`` for ``W~, D~``,
     ``N(0, 0.01/n)`` for ``W~_sigma``, ``N(0, 0.01)`` for biases."""
@@ -458,7 +499,7 @@ def solve_problem(problem: Problem, beta: float, *, seed: int = 0, starts: int =
     if initial is not None:
         candidates = np.vstack([objective.pack(initial)[None], candidates])
     with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only add overhead
-        theta, value, gmax, is_max, _ = _ascend(objective, candidates, beta)
+        theta, value, gmax, is_max, _ = _from_starts(objective, candidates, beta)
     best, converged = _best(value, gmax, is_max, objective.gtol)
     message = ("converged: stationary point and local maximum, best of "
                f"{len(candidates)} starts" if converged else

@@ -30,7 +30,8 @@ import numpy as np
 from betavae_sym.errors import BadInput
 from betavae_sym.linear.metrics import evaluate
 from betavae_sym.linear.problem import Problem, check_positive, make_problem
-from betavae_sym.linear.solver import STARTS, _ascend, _best, _Objective, _random_starts, closed_form_parameters
+from betavae_sym.linear.solver import (STARTS, _ascend, _best, _from_starts, _Objective, _random_starts,
+                                       closed_form_parameters)
 
 #: The metrics of a sweep record, in the JSON order.
 RECORD_METRICS = ("elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective")
@@ -115,7 +116,7 @@ def _solve_grid(problem: Problem, betas: np.ndarray, seed: int, progress: bool):
     with threadpool_limits(1, user_api="blas"), tqdm(total=B, desc="analytic sweep", unit="beta",
                                                        disable=not progress, leave=False) as bar:
         starts = _random_starts(objective, np.random.default_rng(seed), len(anchors) * STARTS)
-        theta, value, gmax, is_max, matrices = _ascend(objective, starts, np.repeat(betas[anchors], STARTS))
+        theta, value, gmax, is_max, matrices = _from_starts(objective, starts, np.repeat(betas[anchors], STARTS))
         chosen = [_best(value[i:i + STARTS], gmax[i:i + STARTS], is_max[i:i + STARTS], objective.gtol)[0] + i
                   for i in range(0, len(starts), STARTS)]
         record(anchors, theta[chosen], value[chosen], gmax[chosen], is_max[chosen] & (gmax[chosen] <= objective.gtol))
