@@ -315,7 +315,7 @@ def _newton_matrices(H, matrices, rows, g, radius, trust) -> tuple[np.ndarray, n
         newton = np.flatnonzero(definite)[fits]
         matrices[rows[newton]] = inverse[fits]
         concave[newton] = True
-        trust = ~concave
+    trust = ~concave  # every other row: eigen-decomposition (also for the curvature check and saddle direction)
     if not trust.any():
         return concave, top
     w, V = np.linalg.eigh(H[trust])
