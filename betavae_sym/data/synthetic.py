@@ -58,6 +58,9 @@ DATASETS = ("mixed-digits", "positioned-digit")
 CANVAS = 40
 #: Side of an MNIST digit image, in pixels.
 DIGIT = 28
+#: How the samples are drawn (recorded in sweep settings): row i of one standard
+#: normal draw is (s_i, eta_i), so sample i does not depend on n.
+SAMPLING = "row-wise"
 
 
 @dataclass(frozen=True)

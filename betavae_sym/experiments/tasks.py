@@ -18,9 +18,13 @@ separators=(",", ":"))``, floats by their shortest repr.
 Settings (JSON, the identity of a results store; see :func:`settings_hash`)::
 
     {"dataset":  {"dataset", "n", "standardize", "k", "digit_classes", "digit_indices",
-                  "sigma_eta", "scale", "data_seed", "mnist"},
+                  "sigma_eta", "scale", "data_seed", "mnist", "sampling"},
      "training": {"epochs", "batch_size", "lr", "dtype", "encoder_hidden", "decoder_hidden", "latent"},
      "metrics":  {"samples", "iwae_samples"}}
+
+``sampling`` names how the dataset draws its samples (``data.synthetic.SAMPLING``): a
+store made by a version that drew them otherwise holds other data for the same
+seed, and is refused as made with other settings instead of being resumed.
 """
 
 from __future__ import annotations
