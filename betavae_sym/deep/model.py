@@ -127,15 +127,8 @@ class BetaVAE:
         shapes = architecture.layers()
         self.flat_params = np.zeros(R * architecture.n_params(), dtype=self.dtype)
         self.flat_grads = np.zeros_like(self.flat_params)
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        offset = 0
-        for name, n_in, n_out in shapes:
-            for key, shape in (("W", (R, n_in, n_out)), ("b", (R, 1, n_out))):
-                size = math.prod(shape)
-                self.params[f"{name}.{key}"] = self.flat_params[offset : offset + size].reshape(shape)
-                self.grads[f"{name}.{key}"] = self.flat_grads[offset : offset + size].reshape(shape)
-                offset += size
+        self.params = self.views(self.flat_params)
+        self.grads = self.views(self.flat_grads)
         self._initialize(shapes)
         self.threads = max(1, min(int(threads), R))
         bounds = np.linspace(0, R, self.threads + 1).round().astype(int)
@@ -150,6 +143,30 @@ class BetaVAE:
     def R(self) -> int:
         """Number of stacked realizations."""
         return len(self.realization_ids)
+
+    def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Views of ``flat: (R * n_params,)``, laid out as ``flat_params``, by parameter (``W: (R, n_in, n_out)``, ``b: (R, 1, n_out)``)."""
+        views, offset = {}, 0
+        for name, n_in, n_out in self.architecture.layers():
+            for key, shape in (("W", (self.R, n_in, n_out)), ("b", (self.R, 1, n_out))):
+                size = math.prod(shape)
+                views[f"{name}.{key}"] = flat[offset : offset + size].reshape(shape)
+                offset += size
+        return views
+
+    def subset(self, positions: list[int]) -> BetaVAE:
+        """A model of the realizations at ``positions`` (indices into ``realization_ids``), parameters and gradients copied."""
+        smaller = BetaVAE(self.architecture, [self.realization_ids[i] for i in positions], seed=self.seed,
+                          dtype=self.dtype, threads=self.threads)
+        index = self.subset_index(positions)
+        smaller.flat_params[...] = self.flat_params[index]
+        smaller.flat_grads[...] = self.flat_grads[index]
+        return smaller
+
+    def subset_index(self, positions: list[int]) -> np.ndarray:
+        """Indices into a flat buffer laid out as ``flat_params``: ``flat[index]`` is laid out as ``subset(positions)``'s."""
+        index = np.arange(self.flat_params.size)
+        return np.concatenate([view[positions].ravel() for view in self.views(index).values()])
 
     def _initialize(self, shapes) -> None:
         for i, r in enumerate(self.realization_ids):
@@ -210,9 +227,15 @@ class BetaVAE:
         """``-L_beta`` averaged over the minibatch, and its gradient into ``self.grads``.
 
         See :meth:`Network.loss_and_grad`; ``x: (R, B, N)``, ``eps: (R, B, k)``,
-        returns ``loss, reconstruction, kl``, each (R,).
+        returns ``loss, reconstruction, kl``, each (R,). A realization whose
+        numbers overflow gets a NaN or inf loss, without a warning: the caller checks.
         """
-        parts = self._map(lambda shard, xs, es: shard.loss_and_grad(xs, es, beta), x, eps)
+
+        def shard_loss(shard, xs, es):
+            with np.errstate(over="ignore", invalid="ignore"):
+                return shard.loss_and_grad(xs, es, beta)
+
+        parts = self._map(shard_loss, x, eps)
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 

@@ -53,7 +53,15 @@ class Adam:
         self.t = 0
         self.chunk = int(chunk)
 
-    def step(self) -> None:
+    def subset(self, params: np.ndarray, grads: np.ndarray, index: np.ndarray) -> Adam:
+        """This optimizer on other buffers ``params, grads``, its moments carried over as ``m[index], v[index]``."""
+        smaller = Adam(params, grads, lr=self.lr, beta1=self.beta1, beta2=self.beta2, eps=self.eps, chunk=self.chunk)
+        smaller.m[...] = self.m[index]
+        smaller.v[...] = self.v[index]
+        smaller.t = self.t
+        return smaller
+
+    def step(self, run=None, parts: int = 1) -> None:
         """One Adam update of ``params`` from the current ``grads``.
 
         Stores ``m' = m / (1 - beta1)`` and ``v' = v / (1 - beta2)`` so that each
@@ -61,6 +69,9 @@ class Adam:
         the constants are folded into the step: ``theta -= c m' / (sqrt(v') + e)``
         with ``c = lr_t (1 - beta1) / sqrt(1 - beta2)``, ``e = eps_t / sqrt(1 - beta2)``.
         The gradient buffer is used as scratch (it is overwritten by the next backward).
+
+        ``run``, when given, runs a list of zero-argument calls (e.g. in threads):
+        the buffer is then updated in ``parts`` contiguous shares, one call each.
         """
         self.t += 1
         b1, b2 = self.beta1, self.beta2
@@ -69,17 +80,25 @@ class Adam:
         eps_t = self.eps * correction2
         c = lr_t * (1.0 - b1) / math.sqrt(1.0 - b2)
         e = eps_t / math.sqrt(1.0 - b2)
-        for start in range(0, self.params.size, self.chunk):
-            stop = min(start + self.chunk, self.params.size)
-            p, g = self.params[start:stop], self.grads[start:stop]
-            m, v = self.m[start:stop], self.v[start:stop]
-            m *= b1
-            m += g  # m' = b1 m' + g
-            v *= b2
-            np.multiply(g, g, out=g)
-            v += g  # v' = b2 v' + g^2
-            np.sqrt(v, out=g)
-            g += e
-            np.divide(m, g, out=g)
-            g *= c
-            p -= g  # theta -= c m' / (sqrt(v') + e)
+
+        def sweep(lo: int, hi: int) -> None:
+            for start in range(lo, hi, self.chunk):
+                stop = min(start + self.chunk, hi)
+                p, g = self.params[start:stop], self.grads[start:stop]
+                m, v = self.m[start:stop], self.v[start:stop]
+                m *= b1
+                m += g  # m' = b1 m' + g
+                v *= b2
+                np.multiply(g, g, out=g)
+                v += g  # v' = b2 v' + g^2
+                np.sqrt(v, out=g)
+                g += e
+                np.divide(m, g, out=g)
+                g *= c
+                p -= g  # theta -= c m' / (sqrt(v') + e)
+
+        if run is None or parts < 2:
+            sweep(0, self.params.size)
+            return
+        bounds = np.linspace(0, self.params.size, parts + 1).round().astype(int).tolist()
+        run([lambda lo=lo, hi=hi: sweep(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])])
