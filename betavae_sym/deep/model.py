@@ -101,9 +101,10 @@ class BetaVAE:
     dtype : numpy dtype
         float32 for training, float64 for checks.
     threads : int
-        Split the realizations into this many contiguous shards, computed by as
-        many Python threads (each realization's numbers do not depend on it).
-        Use with single-threaded BLAS (see ``train``): two cores then work on
+        Python threads (this one and ``threads - 1`` others, see :meth:`parallel`).
+        The realizations are split into ``min(threads, R)`` contiguous shards,
+        one per thread (each realization's numbers do not depend on it). Use
+        with single-threaded BLAS (see ``train``): two cores then work on
         different realizations instead of sharing each small GEMM.
 
     Attributes
@@ -130,8 +131,9 @@ class BetaVAE:
         self.params = self.views(self.flat_params)
         self.grads = self.views(self.flat_grads)
         self._initialize(shapes)
-        self.threads = max(1, min(int(threads), R))
-        bounds = np.linspace(0, R, self.threads + 1).round().astype(int)
+        self.threads = max(1, int(threads))
+        shards = min(self.threads, R)
+        bounds = np.linspace(0, R, shards + 1).round().astype(int)
         self.shards = [Network(architecture, {key: value[a:b] for key, value in self.params.items()},
                                {key: value[a:b] for key, value in self.grads.items()})
                        for a, b in zip(bounds[:-1], bounds[1:])]
@@ -191,14 +193,13 @@ class BetaVAE:
         return X
 
     def parallel(self, calls: list) -> list:
-        """Run the zero-argument ``calls``, in this model's threads when there are several."""
-        if len(calls) == 1:
-            return [calls[0]()]
-        if self._pool is None:
+        """Run the zero-argument ``calls``: the first in this thread, the others in this model's other threads."""
+        if len(calls) > 1 and self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(max_workers=self.threads)
-        return list(self._pool.map(lambda call: call(), calls))
+            self._pool = ThreadPoolExecutor(max_workers=max(1, self.threads - 1))
+        others = [self._pool.submit(call) for call in calls[1:]]
+        return [calls[0](), *(other.result() for other in others)]
 
     def close(self) -> None:
         """Stop this model's threads (they restart when needed)."""

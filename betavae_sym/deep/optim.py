@@ -11,14 +11,16 @@ and ``eps_t = eps sqrt(1 - beta2^t)`` (the same number, algebraically), on resca
 moments (see :meth:`Adam.step`) so that one update is ten element-wise passes.
 
 The parameters of all stacked realizations sit in one buffer: one sweep updates
-them all. The sweep goes in chunks of 2^18 elements (measured on the paper's
-network: smaller, cache-sized chunks were slower, the Python overhead of the
-extra calls outweighing the cache reuse; larger ones no faster).
+them all. The sweep goes in chunks of 2^17 elements, which threads can share
+(measured on the paper's network: smaller, cache-sized chunks were slower, the
+Python overhead of the extra calls outweighing the cache reuse; larger ones no
+faster).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -43,7 +45,7 @@ class Adam:
     """
 
     def __init__(self, params: np.ndarray, grads: np.ndarray, lr: float = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8, chunk: int = 1 << 18):
+                 beta2: float = 0.999, eps: float = 1e-8, chunk: int = 1 << 17):
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
             raise BadInput(f"--lr: learning rate {lr!r} must be a finite positive number, e.g. 1e-3")
         self.params, self.grads = params, grads
@@ -61,7 +63,7 @@ class Adam:
         smaller.t = self.t
         return smaller
 
-    def step(self, run=None, parts: int = 1) -> None:
+    def step(self, run=None, workers: int = 1) -> None:
         """One Adam update of ``params`` from the current ``grads``.
 
         Stores ``m' = m / (1 - beta1)`` and ``v' = v / (1 - beta2)`` so that each
@@ -70,8 +72,9 @@ class Adam:
         with ``c = lr_t (1 - beta1) / sqrt(1 - beta2)``, ``e = eps_t / sqrt(1 - beta2)``.
         The gradient buffer is used as scratch (it is overwritten by the next backward).
 
-        ``run``, when given, runs a list of zero-argument calls (e.g. in threads):
-        the buffer is then updated in ``parts`` contiguous shares, one call each.
+        ``run``, when given, runs a list of ``workers`` zero-argument calls (in
+        threads); they share the chunks of the sweep, each taking the next one
+        left when it is free (a late or busy thread takes fewer).
         """
         self.t += 1
         b1, b2 = self.beta1, self.beta2
@@ -97,8 +100,18 @@ class Adam:
                 g *= c
                 p -= g  # theta -= c m' / (sqrt(v') + e)
 
-        if run is None or parts < 2:
+        if run is None or workers < 2:
             sweep(0, self.params.size)
             return
-        bounds = np.linspace(0, self.params.size, parts + 1).round().astype(int).tolist()
-        run([lambda lo=lo, hi=hi: sweep(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])])
+        starts = iter(range(0, self.params.size, self.chunk))
+        lock = threading.Lock()
+
+        def share() -> None:
+            while True:
+                with lock:
+                    start = next(starts, None)
+                if start is None:
+                    return
+                sweep(start, min(start + self.chunk, self.params.size))
+
+        run([share] * workers)

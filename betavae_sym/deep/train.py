@@ -145,10 +145,14 @@ def train(
     architecture : Architecture, optional
         Default: the paper's, with N = dataset width and k = 2.
     threads : int, optional
-        Python threads, each training a contiguous share of the realizations
-        with single-threaded BLAS (and updating a share of the parameters).
-        Default: ``min(R, os.cpu_count())``. With one thread, BLAS keeps its
-        default threading. The numbers do not depend on it (up to BLAS rounding).
+        Python threads. With R > 1, each trains a contiguous share of the
+        realizations with single-threaded BLAS; with R = 1, BLAS keeps its
+        default threading. The threads share the Adam update. Default:
+        ``min(R, os.cpu_count())`` for R > 1; for R = 1, ``os.cpu_count()`` when
+        idle OpenBLAS threads sleep at once (``OPENBLAS_THREAD_TIMEOUT``, which
+        ``import betavae_sym`` sets before NumPy loads), else 1 (spinning BLAS
+        threads would hold the core the second thread needs). The numbers do
+        not depend on it (up to BLAS rounding).
 
     Returns
     -------
@@ -174,7 +178,10 @@ def train(
     architecture = architecture or Architecture(N=N)
     if architecture.N != N:
         raise BadInput(f"architecture: N = {architecture.N} but the data have {N} columns")
-    threads = min(len(ids), os.cpu_count() or 1) if threads is None else _check_positive_int("threads", threads)
+    if threads is None:
+        cores = os.cpu_count() or 1
+        threads = min(len(ids), cores) if len(ids) > 1 else cores if _blas_threads_sleep() else 1
+    threads = _check_positive_int("threads", threads)
     model = BetaVAE(architecture, ids, seed=seed, dtype=dtype, threads=threads)
     optimizer = Adam(model.flat_params, model.flat_grads, lr=lr)
     X = np.ascontiguousarray(X_all, dtype=model.dtype)
@@ -192,7 +199,7 @@ def train(
 
         bar = tqdm(total=epochs, desc=f"beta={beta:g} R={len(ids)}", unit="epoch", dynamic_ncols=True)
     blas_limits = None
-    if model.threads > 1:  # one BLAS thread per Python thread, restored below
+    if len(model.shards) > 1:  # one BLAS thread per Python thread, restored below
         from threadpoolctl import threadpool_limits
 
         blas_limits = threadpool_limits(1, user_api="blas")
@@ -219,7 +226,7 @@ def train(
                     model, optimizer = _subset(model, optimizer, keep)
                     rngs, columns, order = [rngs[i] for i in keep], columns[keep], order[keep]
                     loss, rec, kl = loss[keep], rec[keep], kl[keep]
-                optimizer.step(model.parallel, len(model.shards))
+                optimizer.step(model.parallel, model.threads)
                 history[epoch, columns] += loss * (B / n)
                 rec_history[epoch, columns] += rec * (B / n)
                 kl_history[epoch, columns] += kl * (B / n)
@@ -250,6 +257,14 @@ def train(
         config["dataset"] = dataset.describe()
     return TrainResult(model=model, history=history[:, columns], reconstruction_history=rec_history[:, columns],
                        kl_history=kl_history[:, columns], seconds=seconds, config=config, diverged=diverged)
+
+
+def _blas_threads_sleep() -> bool:
+    """Whether idle OpenBLAS threads sleep at once (``OPENBLAS_THREAD_TIMEOUT`` of 2^20 cycles or less)."""
+    try:
+        return int(os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")) <= 20
+    except ValueError:
+        return False
 
 
 def _subset(model: BetaVAE, optimizer: Adam, keep: list[int]) -> tuple[BetaVAE, Adam]:
