@@ -179,7 +179,8 @@ def test_preview_shows_the_first_samples_of_the_training_dataset(tmp_path, monke
 
     shown = []
     draw = matplotlib.axes.Axes.imshow
-    monkeypatch.setattr(matplotlib.axes.Axes, "imshow", lambda self, image, **kw: shown.append(image) or draw(self, image, **kw))
+    monkeypatch.setattr(matplotlib.axes.Axes, "imshow",
+                        lambda self, image, **kw: shown.append(image) or draw(self, image, **kw))
     options = ["--dataset", "mixed-digits", "--data-seed", "4"]
     assert main(["datasets", "preview", *options, "--n", "3", "--out", str(tmp_path / "grid.png")]) == 0
     args = build_parser().parse_args(["train", *options, "--beta", "1", "--epochs", "1"])

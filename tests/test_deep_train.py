@@ -50,7 +50,8 @@ def test_divergence_stops_training_naming_the_epoch():
 
 @pytest.fixture
 def diverging(monkeypatch):
-    """``diverging(ids)``: realizations ``ids`` start with an output layer so large that their first loss overflows float32."""
+    """``diverging(ids)``: realizations ``ids`` start with an output layer so large that their first loss
+    overflows float32."""
     def install(ids):
         initialize = BetaVAE._initialize
 

@@ -147,7 +147,10 @@ class BetaVAE:
         return len(self.realization_ids)
 
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        """Views of ``flat: (R * n_params,)``, laid out as ``flat_params``, by parameter (``W: (R, n_in, n_out)``, ``b: (R, 1, n_out)``)."""
+        """Views of ``flat: (R * n_params,)`` laid out as ``flat_params``, by parameter name.
+
+        ``W: (R, n_in, n_out)``, ``b: (R, 1, n_out)``.
+        """
         views, offset = {}, 0
         for name, n_in, n_out in self.architecture.layers():
             for key, shape in (("W", (self.R, n_in, n_out)), ("b", (self.R, 1, n_out))):
@@ -157,7 +160,10 @@ class BetaVAE:
         return views
 
     def subset(self, positions: list[int]) -> BetaVAE:
-        """A model of the realizations at ``positions`` (indices into ``realization_ids``), parameters and gradients copied."""
+        """A model of the realizations at ``positions`` (indices into ``realization_ids``).
+
+        Their parameters and gradients are copied; same seed, dtype and threads.
+        """
         smaller = BetaVAE(self.architecture, [self.realization_ids[i] for i in positions], seed=self.seed,
                           dtype=self.dtype, threads=self.threads)
         index = self.subset_index(positions)
@@ -166,7 +172,10 @@ class BetaVAE:
         return smaller
 
     def subset_index(self, positions: list[int]) -> np.ndarray:
-        """Indices into a flat buffer laid out as ``flat_params``: ``flat[index]`` is laid out as ``subset(positions)``'s."""
+        """Indices into a flat buffer laid out as ``flat_params``.
+
+        ``flat[index]`` is laid out as the flat buffers of ``subset(positions)``.
+        """
         index = np.arange(self.flat_params.size)
         return np.concatenate([view[positions].ravel() for view in self.views(index).values()])
 

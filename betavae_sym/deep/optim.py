@@ -84,9 +84,16 @@ class Adam:
         c = lr_t * (1.0 - b1) / math.sqrt(1.0 - b2)
         e = eps_t / math.sqrt(1.0 - b2)
 
-        def sweep(lo: int, hi: int) -> None:
-            for start in range(lo, hi, self.chunk):
-                stop = min(start + self.chunk, hi)
+        starts = iter(range(0, self.params.size, self.chunk))
+        lock = threading.Lock()
+
+        def sweep() -> None:
+            while True:
+                with lock:
+                    start = next(starts, None)
+                if start is None:
+                    return
+                stop = min(start + self.chunk, self.params.size)
                 p, g = self.params[start:stop], self.grads[start:stop]
                 m, v = self.m[start:stop], self.v[start:stop]
                 m *= b1
@@ -101,17 +108,6 @@ class Adam:
                 p -= g  # theta -= c m' / (sqrt(v') + e)
 
         if run is None or workers < 2:
-            sweep(0, self.params.size)
-            return
-        starts = iter(range(0, self.params.size, self.chunk))
-        lock = threading.Lock()
-
-        def share() -> None:
-            while True:
-                with lock:
-                    start = next(starts, None)
-                if start is None:
-                    return
-                sweep(start, min(start + self.chunk, self.params.size))
-
-        run([share] * workers)
+            sweep()
+        else:
+            run([sweep] * workers)

@@ -196,8 +196,9 @@ def run_task(task: Task, dataset=None) -> dict:
             trained = train(dataset, task.beta, epochs=training["epochs"], realizations=[0],
                             batch_size=training["batch_size"], seed=task.seed, lr=training["lr"],
                             dtype=np.dtype(training["dtype"]), architecture=architecture, threads=1)
-        except TrainingDiverged as exc:
-            result.update(status="diverged", message=str(exc))
+        except TrainingDiverged as exc:  # the task's network is realization 0 of its own seed
+            result.update(status="diverged", message=f"training diverged at epoch {exc.diverged[0]}: loss or "
+                                                     "parameters NaN or inf; try a smaller --lr")
             return result
         start = time.perf_counter()
         metrics = evaluate(trained.model, dataset, task.beta, samples=metrics_settings["samples"],
