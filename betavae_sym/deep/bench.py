@@ -135,9 +135,10 @@ def benchmark(*, realizations: int = 8, repeats: int = 3, epochs: int = 1, n: in
     epochs, n, N, batch_size : int
         Each timed training run: ``epochs`` passes over n random examples of width N.
     blas_threads : int, optional
-        Limit numpy's BLAS, torch, and our trainer's realization threads to this
+        Limit numpy's BLAS, torch, and our trainer's Python threads to this
         many threads (needs threadpoolctl); default: the default threading (our
-        trainer: BLAS threads for R = 1, one Python thread per core for R > 1).
+        trainer: BLAS threads and a second Python thread sharing Adam for R = 1,
+        one Python thread per core for R > 1; see ``train``).
     torch : bool
         Include PyTorch when it is installed.
 
