@@ -240,6 +240,7 @@ class BetaVAE:
         returns ``loss, reconstruction, kl``, each (R,). A realization whose
         numbers overflow gets a NaN or inf loss, without a warning: the caller checks.
         """
+        beta = float(beta)  # a NumPy float64 scalar would make the float32 gradients float64
 
         def shard_loss(shard, xs, es):
             with np.errstate(over="ignore", invalid="ignore"):
