@@ -12,7 +12,8 @@ from betavae_sym.cli import main
 from betavae_sym.errors import BadInput
 
 RECORD_KEYS = {"section", "name", "config", "unit", "median", "min", "max", "runs", "values", "load_average_1min"}
-DEEP_KEYS = {"examples_per_second", "torch_examples_per_second", "ratio_vs_torch", "fraction_of_sgemm_peak"}
+DEEP_KEYS = {"examples_per_second", "torch_examples_per_second", "ratio_vs_torch", "fraction_of_sgemm_peak",
+             "fraction_of_step_gemms"}
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def test_smoke_run_follows_the_json_contract(smoke):
             assert m["median"] is None and m["note"]
     names = {(m["section"], m["name"]) for m in measurements}
     assert {("analytic", "sweep_numeric"), ("analytic", "sweep_closed_form"), ("symbolic", "derive_cold"),
-            ("symbolic", "first_lambdified_call"), ("deep", "sgemm"), ("deep", "train_R1"),
+            ("symbolic", "first_lambdified_call"), ("deep", "sgemm"), ("deep", "step_gemms"), ("deep", "train_R1"),
             ("deep", "train_stacked")} <= names
     analytic = [m for m in measurements if m["section"] == "analytic"]
     assert sorted({m["config"]["N"] for m in analytic}) == [16, 32]
@@ -121,7 +122,7 @@ def test_smoke_run_follows_the_json_contract(smoke):
     for m in measurements:
         if m["name"].startswith("train_") and m["name"] != "train_torch":
             assert DEEP_KEYS <= m.keys()
-            assert m["examples_per_second"] > 0 and m["fraction_of_sgemm_peak"] > 0
+            assert m["examples_per_second"] > 0 and m["fraction_of_sgemm_peak"] > 0 and m["fraction_of_step_gemms"] > 0
             if m["torch_examples_per_second"] is None:
                 assert m["ratio_vs_torch"] is None and "PyTorch" in m["note"]
             else:

@@ -162,6 +162,34 @@ def test_preview_writes_a_png_grid_of_the_samples(tmp_path):
     assert picture.ndim == 3 and picture.shape[0] > 100 and picture.shape[1] > 100
 
 
+@pytest.mark.parametrize("build", [lambda n: mixed_digits(n=n, k=3, seed=9, canvas=28),
+                                   lambda n: positioned_digit(n=n, seed=9)])
+def test_a_dataset_is_the_first_samples_of_a_larger_one_with_the_same_seed(build):
+    small, large = build(5), build(40)
+    for name in ("X_raw", "S", "eta"):
+        np.testing.assert_array_equal(getattr(small, name), getattr(large, name)[:5], err_msg=name)
+    np.testing.assert_allclose(small.posterior_mean, large.posterior_mean[:5], rtol=1e-12, atol=1e-14)
+
+
+def test_preview_shows_the_first_samples_of_the_training_dataset(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from betavae_sym.data.commands import build_dataset
+    from betavae_sym.cli import build_parser
+
+    shown = []
+    draw = matplotlib.axes.Axes.imshow
+    monkeypatch.setattr(matplotlib.axes.Axes, "imshow",
+                        lambda self, image, **kw: shown.append(image) or draw(self, image, **kw))
+    options = ["--dataset", "mixed-digits", "--data-seed", "4"]
+    assert main(["datasets", "preview", *options, "--n", "3", "--out", str(tmp_path / "grid.png")]) == 0
+    args = build_parser().parse_args(["train", *options, "--beta", "1", "--epochs", "1"])
+    trained_on = build_dataset(args, n=args.n, standardize=False)  # what 'train' draws (n = 1000)
+    assert len(shown) == 3
+    for i, image in enumerate(shown):
+        np.testing.assert_array_equal(image.ravel(), trained_on.X_raw[i])
+
+
 def test_preview_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "grid.png"
     assert main(["datasets", "preview", "--dataset", "mixed-digits", "--k", "2000", "--out", str(out)]) == 2

@@ -84,6 +84,18 @@ def test_float32_model_agrees_with_float64():
         np.testing.assert_allclose(m32.grads[key], m64.grads[key], rtol=1e-3, atol=1e-5)
 
 
+def test_float32_gradients_stay_float32_with_a_numpy_beta(monkeypatch):
+    from betavae_sym.deep import layers
+
+    seen = set()
+    backward = layers.Dense.backward
+    monkeypatch.setattr(layers.Dense, "backward", lambda self, dy: seen.add(dy.dtype) or backward(self, dy))
+    model = BetaVAE(ARCH, [0, 1], seed=1)
+    x = np.random.default_rng(0).standard_normal((2, 4, ARCH.N)).astype(np.float32)
+    loss, _, _ = model.loss_and_grad(x, np.zeros((2, 4, ARCH.k), np.float32), np.float64(0.5))
+    assert seen == {np.dtype(np.float32)} and np.isfinite(loss).all()
+
+
 def test_encode_rejects_data_of_the_wrong_width():
     with pytest.raises(BadInput, match="expected"):
         BetaVAE(ARCH, [0]).encode(np.zeros((3, ARCH.N + 1)))

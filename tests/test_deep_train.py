@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from betavae_sym.cli import main
-from betavae_sym.deep.model import Architecture
+from betavae_sym.deep.model import Architecture, BetaVAE
 from betavae_sym.deep.train import TrainingDiverged, load_model, save_result, train
 from betavae_sym.errors import BadInput
 
@@ -43,8 +43,41 @@ def test_training_reduces_the_objective(data):
 
 def test_divergence_stops_training_naming_the_epoch():
     huge = np.full((20, 10), 1e30)  # |x - y|^2 overflows float32 in the first step
-    with pytest.raises(TrainingDiverged, match="at epoch 1"):
-        train(huge, 1.0, epochs=3, batch_size=10, architecture=ARCH)
+    with pytest.raises(TrainingDiverged, match="at epoch 1") as error:
+        train(huge, 1.0, epochs=3, batch_size=10, architecture=ARCH, realizations=2)
+    assert error.value.diverged == {0: 1, 1: 1}
+
+
+@pytest.fixture
+def diverging(monkeypatch):
+    """``diverging(ids)``: realizations ``ids`` start with an output layer so large that their first loss
+    overflows float32."""
+    def install(ids):
+        initialize = BetaVAE._initialize
+
+        def blown_up(self, shapes):
+            initialize(self, shapes)
+            for i, r in enumerate(self.realization_ids):
+                if r in ids:
+                    self.params["out.W"][i] *= 1e20
+
+        monkeypatch.setattr(BetaVAE, "_initialize", blown_up)
+    return install
+
+
+def test_a_diverging_realization_stops_and_the_others_train_on_unchanged(data, diverging):
+    kwargs = dict(epochs=3, batch_size=20, seed=5, architecture=ARCH)
+    alone = {r: train(data, 1.0, realizations=[r], **kwargs) for r in (0, 2, 3)}
+    diverging({1})
+    result = train(data, 1.0, realizations=4, threads=2, **kwargs)
+    assert result.diverged == {1: 1} and result.model.realization_ids == [0, 2, 3]
+    assert result.config["diverged"] == [{"realization": 1, "epoch": 1}]
+    assert result.config["realization_ids"] == [0, 2, 3] and result.history.shape == (3, 3)
+    assert np.all(np.isfinite(result.history)) and np.all(np.isfinite(result.model.flat_params))
+    for i, r in enumerate([0, 2, 3]):  # the others never see the diverged one
+        for key, value in alone[r].model.params.items():
+            np.testing.assert_allclose(result.model.params[key][i], value[0], rtol=1e-5, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(result.history[:, i], alone[r].history[:, 0], rtol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -94,6 +127,37 @@ def test_train_command_saves_npz_and_json_sidecar(tmp_path, capsys):
         assert saved["enc1.W"].shape == (2, 1600, 8)
         assert saved["standardization.std"].shape == (1600,)
     assert len(summary["final_loss"]) == 2 and all(np.isfinite(summary["final_loss"]))
+
+
+def test_train_command_warns_once_per_diverged_realization_and_saves_the_others(tmp_path, capsys, diverging):
+    diverging({0, 2})
+    out = tmp_path / "run.npz"
+    code = main(["train", "--dataset", "positioned-digit", "--beta", "2", "--epochs", "2", "--n", "30",
+                 "--batch-size", "10", "--realizations", "3", "--encoder-hidden", "8", "--decoder-hidden", "8",
+                 "--save", str(out), "--json", "-", "--no-progress"])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    warnings = [line for line in captured.err.splitlines() if "diverged at" in line]
+    assert code == 0 and len(warnings) == 2
+    assert "realization 0 diverged at epoch 1" in warnings[0] and "realization 2 diverged at epoch 1" in warnings[1]
+    assert summary["realization_ids"] == [1] and len(summary["final_loss"]) == 1
+    assert summary["diverged"] == [{"realization": 0, "epoch": 1}, {"realization": 2, "epoch": 1}]
+    with np.load(out, allow_pickle=False) as saved:
+        assert saved["enc1.W"].shape[0] == 1 and np.all(np.isfinite(saved["history"]))
+    model, config = load_model(out)
+    assert model.realization_ids == [1] and config["diverged"] == summary["diverged"]
+
+
+def test_train_command_exits_1_when_every_realization_diverged(tmp_path, capsys, diverging):
+    diverging({0, 1})
+    code = main(["train", "--dataset", "positioned-digit", "--beta", "1", "--epochs", "2", "--n", "20",
+                 "--realizations", "2", "--encoder-hidden", "8", "--decoder-hidden", "8", "--no-progress",
+                 "--save", str(tmp_path / "run.npz")])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 1 and len(lines) == 3
+    assert "warning: realization 0 diverged at epoch 1" in lines[0] and "realization 1" in lines[1]
+    assert "every realization" in lines[2] and "at epoch 1" in lines[2]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,38 @@ def test_a_task_gives_the_same_numbers_in_this_process_and_in_a_worker_pool():
     assert here[0]["metrics"] != here[1]["metrics"]
 
 
+def test_a_diverged_task_is_recorded_as_diverged_and_left_out_of_the_statistics(tmp_path, monkeypatch):
+    import math
+
+    from betavae_sym.deep.model import BetaVAE
+    from betavae_sym.experiments.store import Store, create_store
+    from betavae_sym.experiments.tasks import make_tasks, run_task, settings_hash
+
+    settings, _, _ = tiny_settings()
+    tasks = make_tasks(settings, [1.0], 2)
+    initialize = BetaVAE._initialize
+
+    def blown_up(self, shapes):  # the second task's network overflows float32 in its first step
+        initialize(self, shapes)
+        if self.seed == tasks[1].seed:
+            self.params["out.W"][...] *= 1e20
+
+    monkeypatch.setattr(BetaVAE, "_initialize", blown_up)
+    results = [run_task(task) for task in tasks]
+    assert [result["status"] for result in results] == ["done", "diverged"]
+    assert "at epoch 1" in results[1]["message"]
+    assert results[1]["metrics"] is None and results[1]["final_loss"] is None and results[1]["params"] is None
+    path, digest = tmp_path / "sweep.db", settings_hash(settings)
+    create_store(path, settings, digest, "test")
+    store = Store(path, digest)
+    for result in results:
+        store.write(result)
+    store.close()
+    summary = summarize(path)
+    assert summary["count"] == [1] and summary["diverged"] == [1]
+    assert all(math.isfinite(entry["mean"][0]) for entry in summary["metrics"].values())
+
+
 def test_rerun_skips_finished_tasks_and_a_larger_sweep_runs_only_the_new_ones(reference, tmp_path, capsys):
     store, summary = reference
     copy = tmp_path / "copy.db"

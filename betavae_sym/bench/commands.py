@@ -100,6 +100,7 @@ def table(document: dict) -> str:
         extras = []
         for key, label in (("examples_per_second", "ex/s"), ("torch_examples_per_second", "torch ex/s"),
                            ("ratio_vs_torch", "x torch"), ("fraction_of_sgemm_peak", "of GEMM peak"),
+                           ("fraction_of_step_gemms", "of the step's GEMMs alone"),
                            ("max_closed_form_gap", "max gap"), ("speedup_vs_numeric", "x faster than numeric")):
             if m.get(key) is not None:
                 extras.append(f"{_format(m[key])} {label}")

@@ -7,7 +7,8 @@ was measured, sizes and dtype), ``unit``, ``median``, ``min``, ``max``,
 not be taken (PyTorch missing, the cold derive left out of a smoke run) has
 ``runs = 0``, null statistics and a ``note``. Deep-training records also carry
 ``examples_per_second``, ``torch_examples_per_second`` (or null),
-``ratio_vs_torch`` (or null) and ``fraction_of_sgemm_peak``; scale records
+``ratio_vs_torch`` (or null), ``fraction_of_sgemm_peak`` and
+``fraction_of_step_gemms`` (``step_gemms``: the step's GEMMs alone); scale records
 carry ``series`` and ``x`` (the varied size).
 
 Runs that are compared are interleaved repeat by repeat (numeric / closed form;
@@ -376,6 +377,10 @@ def deep_section(config: BenchConfig, progress: _Progress) -> list[dict]:
     network). ``fraction_of_sgemm_peak``: median over repeats of the Dense
     layers' GFLOP/s (:meth:`Architecture.dense_flops_per_example`) over that
     repeat's GEMM rate (SGEMM for float32, DGEMM for float64).
+    ``step_gemms``: the GEMMs of one training step alone on the layers' shapes
+    (:func:`betavae_sym.deep.bench.step_gemm_seconds`), whose examples per
+    second bound the trainer's; ``fraction_of_step_gemms``: ours over that bound
+    (for R stacked it can exceed 1: its threads each run single-threaded GEMMs).
     """
     from betavae_sym.deep.model import Architecture
 
@@ -390,7 +395,7 @@ def deep_section(config: BenchConfig, progress: _Progress) -> list[dict]:
 
 
 def _deep_runs(config, progress, dtype, architecture, X, flops, use_torch, torch_note, torch_info, stacks):
-    from betavae_sym.deep.bench import torch_examples_per_second
+    from betavae_sym.deep.bench import step_gemm_seconds, torch_examples_per_second
     from betavae_sym.deep.train import train
 
     if use_torch:
@@ -404,9 +409,10 @@ def _deep_runs(config, progress, dtype, architecture, X, flops, use_torch, torch
               threads=config.threads)
     if use_torch:
         torch_examples_per_second(warm, architecture, 1, config.batch_size)
-    gemm, seconds, throughput, torch_eps = [], {R: [] for R in stacks}, {R: [] for R in stacks}, []
+    gemm, step_gemms, seconds, throughput, torch_eps = [], [], {R: [] for R in stacks}, {R: [] for R in stacks}, []
     for repeat in range(config.repeats):
         gemm.append(gemm_gflops(dtype))
+        step_gemms.append(step_gemm_seconds(architecture, config.batch_size, dtype))
         progress.step("deep GEMM")
         for R in stacks:
             result = train(X, 1.0, epochs=config.epochs, batch_size=config.batch_size, realizations=R, seed=repeat,
@@ -422,17 +428,20 @@ def _deep_runs(config, progress, dtype, architecture, X, flops, use_torch, torch
             "n_params_per_realization": architecture.n_params(), "dense_flops_per_example": flops, "optimizer": "Adam",
             "threads": config.threads, "blas_threads": _blas_threads()}
     gemm_name = "sgemm" if dtype == np.float32 else "dgemm"
-    records = [measurement("deep", gemm_name, {"n": 1024, "dtype": config.dtype, "calls": 10}, gemm, unit="GFLOP/s")]
+    records = [measurement("deep", gemm_name, {"n": 1024, "dtype": config.dtype, "calls": 10}, gemm, unit="GFLOP/s"),
+               measurement("deep", "step_gemms", {**base, "realizations": 1, "calls": 20}, step_gemms, unit="s/step",
+                           examples_per_second=config.batch_size / _median(step_gemms))]
     torch_median = _median(torch_eps)
     for R in stacks:
         ratios = [a / b for a, b in zip(throughput[R], torch_eps)]
         fractions = [e * flops / 1e9 / g for e, g in zip(throughput[R], gemm)]
+        of_step_gemms = [e * t / config.batch_size for e, t in zip(throughput[R], step_gemms)]
         records.append(measurement(
             "deep", "train_R1" if R == 1 else "train_stacked", {**base, "realizations": R}, seconds[R],
             unit="s/epoch", note=torch_note, examples_per_second=_median(throughput[R]),
             examples_per_second_min=min(throughput[R]), examples_per_second_max=max(throughput[R]),
             torch_examples_per_second=torch_median, ratio_vs_torch=_median(ratios),
-            fraction_of_sgemm_peak=_median(fractions)))
+            fraction_of_sgemm_peak=_median(fractions), fraction_of_step_gemms=_median(of_step_gemms)))
     torch_seconds = [config.n / e for e in torch_eps]
     records.append(measurement("deep", "train_torch", {**base, "realizations": 1, **torch_info}, torch_seconds,
                                unit="s/epoch", note=torch_note, examples_per_second=torch_median))

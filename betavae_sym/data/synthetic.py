@@ -32,10 +32,14 @@ Both posteriors are those of the linear-Gaussian model y = A s + sigma_eta eta
 with ``y = x`` (raw pixels) for mixed digits and ``y = (p - c) / scale`` for the
 positioned digit.
 
-Every dataset is deterministic given its seed. Optional standardization (as in
-the paper: per-pixel mean 0 and standard deviation 1 over the dataset) changes
-only the network's input ``X``; it is recorded in ``standardization``, and the
-posterior always refers to the raw data ``X_raw``.
+Every dataset is deterministic given its seed, sample by sample: sample i
+(its sources and noise, one row ``(s_i, eta_i)`` of standard normals drawn in
+order from ``numpy.random.default_rng(seed)``) does not depend on n, so the
+dataset of n samples is the first n samples of any larger one with the same
+seed (``datasets preview --n 16`` shows those that ``train`` uses). Optional
+standardization (as in the paper: per-pixel mean 0 and standard deviation 1
+over the dataset) changes only the network's input ``X``; it is recorded in
+``standardization``, and the posterior always refers to the raw data ``X_raw``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ DATASETS = ("mixed-digits", "positioned-digit")
 CANVAS = 40
 #: Side of an MNIST digit image, in pixels.
 DIGIT = 28
+#: How the samples are drawn (recorded in sweep settings): row i of one standard
+#: normal draw is (s_i, eta_i), so sample i does not depend on n.
+SAMPLING = "row-wise"
 
 
 @dataclass(frozen=True)
@@ -241,7 +248,8 @@ def mixed_digits(
     sigma_eta : float
         Noise standard deviation (default 1).
     seed : int
-        Seed of S and eta (``numpy.random.default_rng(seed)``; S drawn first).
+        Seed of S and eta: row i of ``default_rng(seed).standard_normal((n, k + N))``
+        is ``(s_i, eta_i)``, so sample i does not depend on n.
     standardize : bool
         Standardize X per pixel (recorded; the posterior uses X_raw).
     mnist : Mnist, optional
@@ -267,9 +275,7 @@ def mixed_digits(
         image = np.zeros((canvas, canvas))
         image[offset : offset + DIGIT, offset : offset + DIGIT] = mnist.image(index)
         A[:, j] = image.ravel()
-    rng = np.random.default_rng(seed)
-    S = rng.standard_normal((n, k))
-    eta = rng.standard_normal((n, N))
+    S, eta = _sources_and_noise(seed, n, k, N)
     X_raw = S @ A.T + sigma_eta * eta
     posterior_mean, posterior_cov = linear_gaussian_posterior(A, sigma_eta, X_raw)
     params = {"digit_indices": indices, "digit_classes": [int(mnist.labels[i]) for i in indices],
@@ -310,7 +316,8 @@ def positioned_digit(
         c, the (row, col) of the digit's top-left corner at s = eta = 0;
         default the centred box ``((canvas - 28) / 2,) * 2``.
     seed : int
-        Seed of S and eta (``numpy.random.default_rng(seed)``; S drawn first).
+        Seed of S and eta: row i of ``default_rng(seed).standard_normal((n, 4))``
+        is ``(s_i, eta_i)``, so sample i does not depend on n.
     standardize : bool
         Standardize X per pixel (recorded; the posterior is p(s | p)).
     mnist : Mnist, optional
@@ -337,9 +344,7 @@ def positioned_digit(
         raise BadInput("digit: give a class or an index, not both")
     index = digit_index if digit_index is not None else mnist.index_of_class(0 if digit_class is None else digit_class)
     digit = mnist.image(index)
-    rng = np.random.default_rng(seed)
-    S = rng.standard_normal((n, 2))
-    eta = rng.standard_normal((n, 2))
+    S, eta = _sources_and_noise(seed, n, 2, 2)
     p = c + scale * (S @ A.T + sigma_eta * eta)
     X_raw = np.empty((n, canvas * canvas))
     ink_clipped = np.empty(n, dtype=bool)
@@ -362,6 +367,12 @@ def make_dataset(name: str, **options) -> SyntheticDataset:
     if name not in builders:
         raise BadInput(f"--dataset: unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
     return builders[name](**options)
+
+
+def _sources_and_noise(seed: int, n: int, k: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """``S: (n, k)`` and ``eta: (n, width)``: row i of one ``(n, k + width)`` normal draw is ``(s_i, eta_i)``."""
+    draws = np.random.default_rng(seed).standard_normal((n, k + width))
+    return np.ascontiguousarray(draws[:, :k]), np.ascontiguousarray(draws[:, k:])
 
 
 def _finish(name, X_raw, S, A, sigma_eta, eta, posterior_mean, posterior_cov, standardize, seed, canvas, params):

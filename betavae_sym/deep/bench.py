@@ -1,9 +1,11 @@
-"""Training-throughput benchmark of the deep beta-VAE (the ``bench`` command comes later).
+"""Training-throughput benchmark of the deep beta-VAE (the deep section of ``betavae-sym bench`` uses its parts).
 
 Measured side by side in one run, interleaved repeat by repeat so that a change
 of machine load hits all of them alike:
 
 * the machine's SGEMM rate (``np.matmul`` of two float32 matrices, n = 1024);
+* the GEMMs of one training step alone, on the layers' own shapes
+  (:func:`step_gemm_seconds`): the ceiling the GEMM shapes set;
 * our trainer (:func:`betavae_sym.deep.train.train`, float32, Adam, the given
   batch size) for one realization and for R stacked realizations, on random
   data of the paper's size (n = 1000, N = 1600), counting examples x realizations;
@@ -44,6 +46,34 @@ def sgemm_gflops(n: int = 1024, calls: int = 10, dtype=np.float32) -> float:
         np.matmul(a, b, out=c)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
+
+
+def step_gemm_seconds(architecture: Architecture, batch_size: int = 100, dtype=np.float32, calls: int = 20) -> float:
+    """Best-of-``calls`` time of the GEMMs alone of one training step (one realization), in seconds.
+
+    The trainer's matrix products on its own shapes, one after the other with
+    nothing in between: per Dense layer ``y = x W`` (B, n_in) @ (n_in, n_out),
+    ``dW = x^T dy`` and, except for the first layer, ``dx = dy W^T``; arrays
+    (1, B, n) as the trainer stacks them. ``batch_size`` / this is an upper
+    bound of the trainer's examples per second at the same BLAS threading.
+    """
+    rng = np.random.default_rng(0)
+    products = []
+    for name, n_in, n_out in architecture.layers():
+        x = rng.standard_normal((1, batch_size, n_in)).astype(dtype)
+        W = rng.standard_normal((1, n_in, n_out)).astype(dtype)
+        dy = rng.standard_normal((1, batch_size, n_out)).astype(dtype)
+        products += [(x, W, np.empty((1, batch_size, n_out), dtype)),
+                     (x.transpose(0, 2, 1), dy, np.empty((1, n_in, n_out), dtype))]
+        if name != "enc1":
+            products.append((dy, W.transpose(0, 2, 1), np.empty((1, batch_size, n_in), dtype)))
+    best = np.inf
+    for _ in range(calls + 1):  # the first call warms up
+        start = time.perf_counter()
+        for a, b, out in products:
+            np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def torch_examples_per_second(X: np.ndarray, architecture: Architecture, epochs: int, batch_size: int,
@@ -101,13 +131,14 @@ def benchmark(*, realizations: int = 8, repeats: int = 3, epochs: int = 1, n: in
     realizations : int
         R of the stacked run.
     repeats : int
-        Interleaved repeats (SGEMM, ours R=1, ours R=R, torch).
+        Interleaved repeats (SGEMM, the step's GEMMs alone, ours R=1, ours R=R, torch).
     epochs, n, N, batch_size : int
         Each timed training run: ``epochs`` passes over n random examples of width N.
     blas_threads : int, optional
-        Limit numpy's BLAS, torch, and our trainer's realization threads to this
+        Limit numpy's BLAS, torch, and our trainer's Python threads to this
         many threads (needs threadpoolctl); default: the default threading (our
-        trainer: BLAS threads for R = 1, one Python thread per core for R > 1).
+        trainer: BLAS threads and a second Python thread sharing Adam for R = 1,
+        one Python thread per core for R > 1; see ``train``).
     torch : bool
         Include PyTorch when it is installed.
 
@@ -119,7 +150,10 @@ def benchmark(*, realizations: int = 8, repeats: int = 3, epochs: int = 1, n: in
         torch), ``ratio_vs_torch`` (ours R=1 / torch, and ``ratio_vs_torch_R``
         for the stacked run, paired repeat by repeat), ``sgemm_gflops``,
         ``fraction_of_sgemm_peak`` (ours R=R dense-layer GFLOP/s over the SGEMM
-        rate of the same repeat; ``..._R1`` for one realization), and the setting.
+        rate of the same repeat; ``..._R1`` for one realization),
+        ``gemm_only_examples_per_second`` (batch size / :func:`step_gemm_seconds`:
+        the ceiling set by the GEMM shapes at this threading) and
+        ``fraction_of_gemm_only_R1`` (ours R=1 over it), and the setting.
     """
     from contextlib import nullcontext
 
@@ -131,7 +165,7 @@ def benchmark(*, realizations: int = 8, repeats: int = 3, epochs: int = 1, n: in
     architecture = Architecture(N=N)
     X = np.random.default_rng(0).standard_normal((n, N)).astype(np.float32)
     flops = architecture.dense_flops_per_example()
-    rows = {key: [] for key in ("sgemm", "R1", "R", "torch")}
+    rows = {key: [] for key in ("sgemm", "gemms", "R1", "R", "torch")}
     torch_threads = None
     with limit:
         if torch:
@@ -149,6 +183,7 @@ def benchmark(*, realizations: int = 8, repeats: int = 3, epochs: int = 1, n: in
             torch_examples_per_second(X[: 2 * batch_size], architecture, 1, batch_size)
         for repeat in range(repeats):
             rows["sgemm"].append(sgemm_gflops())
+            rows["gemms"].append(batch_size / step_gemm_seconds(architecture, batch_size))
             for key, R in (("R1", 1), ("R", realizations)):
                 result = train(X, 1.0, epochs=epochs, batch_size=batch_size, realizations=R, seed=repeat,
                                architecture=architecture, threads=blas_threads)
@@ -164,6 +199,8 @@ def benchmark(*, realizations: int = 8, repeats: int = 3, epochs: int = 1, n: in
         "n_params": architecture.n_params(),
         "fraction_of_sgemm_peak": _summary([e * flops / 1e9 / g for e, g in zip(rows["R"], rows["sgemm"])]),
         "fraction_of_sgemm_peak_R1": _summary([e * flops / 1e9 / g for e, g in zip(rows["R1"], rows["sgemm"])]),
+        "gemm_only_examples_per_second": _summary(rows["gemms"]),
+        "fraction_of_gemm_only_R1": _summary([e / g for e, g in zip(rows["R1"], rows["gemms"])]),
         "torch_examples_per_second": _summary(rows["torch"]) if rows["torch"] else None,
         "ratio_vs_torch": _summary([a / b for a, b in zip(rows["R1"], rows["torch"])]) if rows["torch"] else None,
         "ratio_vs_torch_R": _summary([a / b for a, b in zip(rows["R"], rows["torch"])]) if rows["torch"] else None,

@@ -118,7 +118,7 @@ def train_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.data.commands import build_dataset
     from betavae_sym.deep.model import Architecture
-    from betavae_sym.deep.train import save_result, train
+    from betavae_sym.deep.train import TrainingDiverged, save_result, train
     from betavae_sym.errors import BadInput
     from betavae_sym.fileio import ensure_writable_dir
 
@@ -134,9 +134,14 @@ def train_handler(args: argparse.Namespace) -> int:
     dataset = build_dataset(args, n=args.n, standardize=not args.no_standardize)
     architecture = Architecture(N=dataset.N, k=args.latent, encoder_hidden=args.encoder_hidden,
                                 decoder_hidden=args.decoder_hidden)
-    result = train(dataset, args.beta, epochs=args.epochs, realizations=args.realizations,
-                   batch_size=args.batch_size, seed=args.seed, lr=args.lr, dtype=np.dtype(args.dtype),
-                   progress=not args.no_progress, architecture=architecture)
+    try:
+        result = train(dataset, args.beta, epochs=args.epochs, realizations=args.realizations,
+                       batch_size=args.batch_size, seed=args.seed, lr=args.lr, dtype=np.dtype(args.dtype),
+                       progress=not args.no_progress, architecture=architecture)
+    except TrainingDiverged as exc:
+        _warn_diverged(exc.diverged, args.beta)
+        raise
+    _warn_diverged(result.diverged, args.beta)
     final = result.history[-1]
     summary = {**result.config, "seconds": result.seconds, "examples_per_second": result.examples_per_second,
                "final_loss": final.tolist(), "final_reconstruction": result.reconstruction_history[-1].tolist(),
@@ -146,7 +151,18 @@ def train_handler(args: argparse.Namespace) -> int:
         summary["saved"] = args.save
     _emit_json(args.json, summary)
     out = sys.stderr if args.json == "-" else sys.stdout
-    out.write(f"{args.dataset}, beta {args.beta:g}, {result.model.R} realization(s), {args.epochs} epochs: "
+    left_out = f" ({len(result.diverged)} diverged, left out)" if result.diverged else ""
+    out.write(f"{args.dataset}, beta {args.beta:g}, {result.model.R} realization(s){left_out}, {args.epochs} epochs: "
               f"final -L_beta per example {final.mean():.4f} nats (min {final.min():.4f}, max {final.max():.4f}); "
               f"{result.examples_per_second:.0f} examples/s\n")
     return 0
+
+
+def _warn_diverged(diverged: dict[int, int], beta: float) -> None:
+    """One line on standard error per diverged realization."""
+    import sys
+
+    from betavae_sym.deep.train import divergence_line
+
+    for realization, epoch in sorted(diverged.items()):
+        sys.stderr.write(f"betavae-sym train: warning: {divergence_line(realization, epoch, beta)}\n")

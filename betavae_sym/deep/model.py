@@ -101,9 +101,10 @@ class BetaVAE:
     dtype : numpy dtype
         float32 for training, float64 for checks.
     threads : int
-        Split the realizations into this many contiguous shards, computed by as
-        many Python threads (each realization's numbers do not depend on it).
-        Use with single-threaded BLAS (see ``train``): two cores then work on
+        Python threads (this one and ``threads - 1`` others, see :meth:`parallel`).
+        The realizations are split into ``min(threads, R)`` contiguous shards,
+        one per thread (each realization's numbers do not depend on it). Use
+        with single-threaded BLAS (see ``train``): two cores then work on
         different realizations instead of sharing each small GEMM.
 
     Attributes
@@ -127,18 +128,12 @@ class BetaVAE:
         shapes = architecture.layers()
         self.flat_params = np.zeros(R * architecture.n_params(), dtype=self.dtype)
         self.flat_grads = np.zeros_like(self.flat_params)
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        offset = 0
-        for name, n_in, n_out in shapes:
-            for key, shape in (("W", (R, n_in, n_out)), ("b", (R, 1, n_out))):
-                size = math.prod(shape)
-                self.params[f"{name}.{key}"] = self.flat_params[offset : offset + size].reshape(shape)
-                self.grads[f"{name}.{key}"] = self.flat_grads[offset : offset + size].reshape(shape)
-                offset += size
+        self.params = self.views(self.flat_params)
+        self.grads = self.views(self.flat_grads)
         self._initialize(shapes)
-        self.threads = max(1, min(int(threads), R))
-        bounds = np.linspace(0, R, self.threads + 1).round().astype(int)
+        self.threads = max(1, int(threads))
+        shards = min(self.threads, R)
+        bounds = np.linspace(0, R, shards + 1).round().astype(int)
         self.shards = [Network(architecture, {key: value[a:b] for key, value in self.params.items()},
                                {key: value[a:b] for key, value in self.grads.items()})
                        for a, b in zip(bounds[:-1], bounds[1:])]
@@ -150,6 +145,39 @@ class BetaVAE:
     def R(self) -> int:
         """Number of stacked realizations."""
         return len(self.realization_ids)
+
+    def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Views of ``flat: (R * n_params,)`` laid out as ``flat_params``, by parameter name.
+
+        ``W: (R, n_in, n_out)``, ``b: (R, 1, n_out)``.
+        """
+        views, offset = {}, 0
+        for name, n_in, n_out in self.architecture.layers():
+            for key, shape in (("W", (self.R, n_in, n_out)), ("b", (self.R, 1, n_out))):
+                size = math.prod(shape)
+                views[f"{name}.{key}"] = flat[offset : offset + size].reshape(shape)
+                offset += size
+        return views
+
+    def subset(self, positions: list[int]) -> BetaVAE:
+        """A model of the realizations at ``positions`` (indices into ``realization_ids``).
+
+        Their parameters and gradients are copied; same seed, dtype and threads.
+        """
+        smaller = BetaVAE(self.architecture, [self.realization_ids[i] for i in positions], seed=self.seed,
+                          dtype=self.dtype, threads=self.threads)
+        index = self.subset_index(positions)
+        smaller.flat_params[...] = self.flat_params[index]
+        smaller.flat_grads[...] = self.flat_grads[index]
+        return smaller
+
+    def subset_index(self, positions: list[int]) -> np.ndarray:
+        """Indices into a flat buffer laid out as ``flat_params``.
+
+        ``flat[index]`` is laid out as the flat buffers of ``subset(positions)``.
+        """
+        index = np.arange(self.flat_params.size)
+        return np.concatenate([view[positions].ravel() for view in self.views(index).values()])
 
     def _initialize(self, shapes) -> None:
         for i, r in enumerate(self.realization_ids):
@@ -174,14 +202,13 @@ class BetaVAE:
         return X
 
     def parallel(self, calls: list) -> list:
-        """Run the zero-argument ``calls``, in this model's threads when there are several."""
-        if len(calls) == 1:
-            return [calls[0]()]
-        if self._pool is None:
+        """Run the zero-argument ``calls``: the first in this thread, the others in this model's other threads."""
+        if len(calls) > 1 and self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(max_workers=self.threads)
-        return list(self._pool.map(lambda call: call(), calls))
+            self._pool = ThreadPoolExecutor(max_workers=max(1, self.threads - 1))
+        others = [self._pool.submit(call) for call in calls[1:]]
+        return [calls[0](), *(other.result() for other in others)]
 
     def close(self) -> None:
         """Stop this model's threads (they restart when needed)."""
@@ -210,9 +237,16 @@ class BetaVAE:
         """``-L_beta`` averaged over the minibatch, and its gradient into ``self.grads``.
 
         See :meth:`Network.loss_and_grad`; ``x: (R, B, N)``, ``eps: (R, B, k)``,
-        returns ``loss, reconstruction, kl``, each (R,).
+        returns ``loss, reconstruction, kl``, each (R,). A realization whose
+        numbers overflow gets a NaN or inf loss, without a warning: the caller checks.
         """
-        parts = self._map(lambda shard, xs, es: shard.loss_and_grad(xs, es, beta), x, eps)
+        beta = float(beta)  # a NumPy float64 scalar would make the float32 gradients float64
+
+        def shard_loss(shard, xs, es):
+            with np.errstate(over="ignore", invalid="ignore"):
+                return shard.loss_and_grad(xs, es, beta)
+
+        parts = self._map(shard_loss, x, eps)
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 

@@ -11,6 +11,12 @@ permutation per epoch) and its reparameterization noise (one draw of shape
 (B, k) per step, after that epoch's permutation). Nothing depends on which or
 how many other realizations are stacked with it: realization r trained alone
 gives the same parameters as realization r in a stacked run.
+
+Divergence is per realization: a realization whose loss becomes NaN or inf (or
+whose parameters do, checked at the end) stops there. It is dropped from the
+stack (the others go on, unchanged: they never see its numbers), recorded in
+``TrainResult.diverged`` with its epoch, and none of its numbers are reported.
+When every realization diverges, :class:`TrainingDiverged` is raised.
 """
 
 from __future__ import annotations
@@ -31,7 +37,23 @@ from betavae_sym.errors import BadInput, CheckFailed
 
 
 class TrainingDiverged(CheckFailed):
-    """The loss of a realization became NaN or inf; the message names realization and epoch."""
+    """Every realization diverged; the message names each with its epoch.
+
+    Attributes
+    ----------
+    diverged : dict of int -> int
+        Realization index -> epoch (1-based) at which it diverged.
+    """
+
+    def __init__(self, message: str, diverged: dict[int, int]):
+        super().__init__(message)
+        self.diverged = diverged
+
+
+def divergence_line(realization: int, epoch: int, beta: float) -> str:
+    """One line telling that ``realization`` diverged at ``epoch``."""
+    return (f"realization {realization} diverged at epoch {epoch} (beta {beta:g}): its loss or parameters became "
+            "NaN or inf; it is left out of the results (try a smaller --lr)")
 
 
 @dataclass
@@ -44,12 +66,18 @@ class TrainResult:
         R trained realizations (``model.realization_ids``).
     history : ndarray, (epochs, R)
         Per epoch and realization, ``-L_beta`` averaged over the epoch's examples (nats).
+        R counts the realizations that finished (``model.realization_ids``).
     reconstruction_history, kl_history : ndarray, (epochs, R)
         The epoch averages of the one-sample ``log N(x; decoder(z), I)`` and of the exact KL.
     seconds : float
         Wall-clock training time.
     config : dict
-        Everything needed to reproduce the run (JSON-ready).
+        Everything needed to reproduce the run (JSON-ready); ``realization_ids``
+        are those of ``model``, ``diverged`` lists ``{"realization", "epoch"}``
+        of the others.
+    diverged : dict of int -> int
+        The realizations that diverged -> the epoch (1-based) at which they did;
+        they are not in ``model`` nor in the histories.
     """
 
     model: BetaVAE
@@ -58,10 +86,11 @@ class TrainResult:
     kl_history: np.ndarray
     seconds: float
     config: dict = field(default_factory=dict)
+    diverged: dict[int, int] = field(default_factory=dict)
 
     @property
     def examples_per_second(self) -> float:
-        """Training throughput, counting each realization's examples."""
+        """Training throughput, counting the examples of each realization that finished."""
         return self.config["epochs"] * self.config["n"] * self.model.R / self.seconds if self.seconds > 0 else math.inf
 
 
@@ -116,10 +145,14 @@ def train(
     architecture : Architecture, optional
         Default: the paper's, with N = dataset width and k = 2.
     threads : int, optional
-        Python threads, each training a contiguous share of the realizations
-        with single-threaded BLAS (and updating a share of the parameters).
-        Default: ``min(R, os.cpu_count())``. With one thread, BLAS keeps its
-        default threading. The numbers do not depend on it (up to BLAS rounding).
+        Python threads. With R > 1, each trains a contiguous share of the
+        realizations with single-threaded BLAS; with R = 1, BLAS keeps its
+        default threading. The threads share the Adam update. Default:
+        ``min(R, os.cpu_count())`` for R > 1; for R = 1, ``os.cpu_count()`` when
+        idle OpenBLAS threads sleep at once (``OPENBLAS_THREAD_TIMEOUT``, which
+        ``import betavae_sym`` sets before NumPy loads), else 1 (spinning BLAS
+        threads would hold the core the second thread needs). The numbers do
+        not depend on it (up to BLAS rounding).
 
     Returns
     -------
@@ -130,7 +163,8 @@ def train(
     BadInput
         Bad parameters or data with NaN/inf.
     TrainingDiverged
-        The loss of some realization became NaN or inf (the message names the epoch).
+        Every realization diverged (the message names each with its epoch);
+        when only some do, they are listed in ``TrainResult.diverged``.
     """
     X_all = _training_data(dataset)
     n, N = X_all.shape
@@ -144,24 +178,28 @@ def train(
     architecture = architecture or Architecture(N=N)
     if architecture.N != N:
         raise BadInput(f"architecture: N = {architecture.N} but the data have {N} columns")
-    threads = min(len(ids), os.cpu_count() or 1) if threads is None else _check_positive_int("threads", threads)
+    if threads is None:
+        cores = os.cpu_count() or 1
+        threads = min(len(ids), cores) if len(ids) > 1 else cores if _blas_threads_sleep() else 1
+    threads = _check_positive_int("threads", threads)
     model = BetaVAE(architecture, ids, seed=seed, dtype=dtype, threads=threads)
-    bounds = np.linspace(0, model.flat_params.size, model.threads + 1).round().astype(int)
-    optimizers = [Adam(model.flat_params[a:b], model.flat_grads[a:b], lr=lr) for a, b in zip(bounds[:-1], bounds[1:])]
+    optimizer = Adam(model.flat_params, model.flat_grads, lr=lr)
     X = np.ascontiguousarray(X_all, dtype=model.dtype)
-    R, k = model.R, architecture.k
+    k = architecture.k
     rngs = [np.random.default_rng([seed, r, 1]) for r in ids]
-    history = np.zeros((epochs, R))
-    rec_history = np.zeros((epochs, R))
-    kl_history = np.zeros((epochs, R))
-    order = np.empty((R, n), dtype=np.intp)
+    history = np.zeros((epochs, len(ids)))
+    rec_history = np.zeros((epochs, len(ids)))
+    kl_history = np.zeros((epochs, len(ids)))
+    columns = np.arange(len(ids))  # the history column of each realization in the model
+    diverged: dict[int, int] = {}
+    order = np.empty((len(ids), n), dtype=np.intp)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=epochs, desc=f"beta={beta:g} R={R}", unit="epoch", dynamic_ncols=True)
+        bar = tqdm(total=epochs, desc=f"beta={beta:g} R={len(ids)}", unit="epoch", dynamic_ncols=True)
     blas_limits = None
-    if model.threads > 1:  # one BLAS thread per Python thread, restored below
+    if len(model.shards) > 1:  # one BLAS thread per Python thread, restored below
         from threadpoolctl import threadpool_limits
 
         blas_limits = threadpool_limits(1, user_api="blas")
@@ -172,23 +210,28 @@ def train(
                 order[i] = rng.permutation(n)
             for lo in range(0, n, batch_size):
                 index = order[:, lo : lo + batch_size]  # (R, B)
-                B = index.shape[1]
+                R, B = index.shape
                 x = model.buffers.get("x", (R, B, N), model.dtype)
                 np.take(X, index, axis=0, out=x)
                 eps = model.buffers.get("eps", (R, B, k), model.dtype)
                 for i, rng in enumerate(rngs):
                     rng.standard_normal(out=eps[i], dtype=model.dtype)
                 loss, rec, kl = model.loss_and_grad(x, eps, beta)
-                if not np.all(np.isfinite(loss)):
-                    bad = [ids[i] for i in np.flatnonzero(~np.isfinite(loss))]
-                    raise TrainingDiverged(f"training diverged: loss is NaN or inf at epoch {epoch + 1} "
-                                           f"(realizations {bad}, beta {beta:g}); try a smaller --lr")
-                model.parallel([optimizer.step for optimizer in optimizers])
-                history[epoch] += loss * (B / n)
-                rec_history[epoch] += rec * (B / n)
-                kl_history[epoch] += kl * (B / n)
+                finite = np.isfinite(loss)
+                if not finite.all():  # drop the diverged realizations before their update
+                    keep = np.flatnonzero(finite).tolist()
+                    diverged.update((model.realization_ids[i], epoch + 1) for i in np.flatnonzero(~finite))
+                    if not keep:
+                        raise TrainingDiverged(_all_diverged(diverged, beta), diverged)
+                    model, optimizer = _subset(model, optimizer, keep)
+                    rngs, columns, order = [rngs[i] for i in keep], columns[keep], order[keep]
+                    loss, rec, kl = loss[keep], rec[keep], kl[keep]
+                optimizer.step(model.parallel, model.threads)
+                history[epoch, columns] += loss * (B / n)
+                rec_history[epoch, columns] += rec * (B / n)
+                kl_history[epoch, columns] += kl * (B / n)
             if bar is not None:
-                bar.set_postfix(loss=f"{history[epoch].mean():.4g}")
+                bar.set_postfix(loss=f"{history[epoch, columns].mean():.4g}")
                 bar.update(1)
     finally:
         if blas_limits is not None:
@@ -197,18 +240,44 @@ def train(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
-    for key, value in model.params.items():
-        if not np.all(np.isfinite(value)):
-            raise TrainingDiverged(f"training diverged: parameter {key} is NaN or inf after epoch {epochs}")
+    finite = np.all([np.isfinite(value).reshape(model.R, -1).all(axis=1) for value in model.params.values()], axis=0)
+    if not finite.all():
+        diverged.update((model.realization_ids[i], epochs) for i in np.flatnonzero(~finite))
+        if not finite.any():
+            raise TrainingDiverged(_all_diverged(diverged, beta), diverged)
+        keep = np.flatnonzero(finite).tolist()
+        model, columns = model.subset(keep), columns[keep]
     config = {
-        "beta": float(beta), "epochs": epochs, "realization_ids": ids, "batch_size": batch_size, "seed": seed,
-        "lr": float(lr), "dtype": model.dtype.name, "n": n, "architecture": architecture.to_dict(),
+        "beta": float(beta), "epochs": epochs, "realization_ids": model.realization_ids, "batch_size": batch_size,
+        "seed": seed, "lr": float(lr), "dtype": model.dtype.name, "n": n, "architecture": architecture.to_dict(),
         "loss_convention": "-L_beta per example in nats: N/2 log(2 pi) + |x - decoder(z)|^2/2 + beta KL",
+        "diverged": [{"realization": r, "epoch": e} for r, e in sorted(diverged.items())],
     }
     if hasattr(dataset, "describe"):
         config["dataset"] = dataset.describe()
-    return TrainResult(model=model, history=history, reconstruction_history=rec_history,
-                       kl_history=kl_history, seconds=seconds, config=config)
+    return TrainResult(model=model, history=history[:, columns], reconstruction_history=rec_history[:, columns],
+                       kl_history=kl_history[:, columns], seconds=seconds, config=config, diverged=diverged)
+
+
+def _blas_threads_sleep() -> bool:
+    """Whether idle OpenBLAS threads sleep at once (``OPENBLAS_THREAD_TIMEOUT`` of 2^20 cycles or less)."""
+    try:
+        return int(os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")) <= 20
+    except ValueError:
+        return False
+
+
+def _subset(model: BetaVAE, optimizer: Adam, keep: list[int]) -> tuple[BetaVAE, Adam]:
+    """The model and its optimizer reduced to the realizations at positions ``keep`` (state and gradients carried)."""
+    model.close()
+    smaller = model.subset(keep)
+    return smaller, optimizer.subset(smaller.flat_params, smaller.flat_grads, model.subset_index(keep))
+
+
+def _all_diverged(diverged: dict[int, int], beta: float) -> str:
+    where = ", ".join(f"realization {r} at epoch {e}" for r, e in sorted(diverged.items()))
+    return f"training diverged: loss or parameters NaN or inf in every realization ({where}; beta {beta:g}); " \
+           "try a smaller --lr"
 
 
 def save_result(path: str | Path, result: TrainResult, standardization=None) -> Path:

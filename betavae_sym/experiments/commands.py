@@ -91,7 +91,7 @@ def sweep_settings(args: argparse.Namespace) -> tuple[dict, list[float], int]:
     """The settings, betas and realizations that ``args`` ask for (preset filled in); BadInput on bad values."""
     from pathlib import Path
 
-    from betavae_sym.data.synthetic import DATASETS
+    from betavae_sym.data.synthetic import DATASETS, SAMPLING
     from betavae_sym.errors import BadInput
     from betavae_sym.experiments.tasks import PRESETS
 
@@ -124,7 +124,8 @@ def sweep_settings(args: argparse.Namespace) -> tuple[dict, list[float], int]:
                "digit_classes": _int_list_text("--digit-classes", args.digit_classes),
                "digit_indices": _int_list_text("--digit-indices", args.digit_indices),
                "sigma_eta": float(args.sigma_eta), "scale": float(args.scale), "data_seed": args.data_seed,
-               "mnist": None if args.mnist is None else str(Path(args.mnist).resolve())}
+               "mnist": None if args.mnist is None else str(Path(args.mnist).resolve()),
+               "sampling": SAMPLING}
     training = {"epochs": epochs, "batch_size": values["--batch-size"], "lr": float(args.lr), "dtype": args.dtype,
                 "encoder_hidden": list(args.encoder_hidden), "decoder_hidden": list(args.decoder_hidden),
                 "latent": args.k}

@@ -18,9 +18,13 @@ separators=(",", ":"))``, floats by their shortest repr.
 Settings (JSON, the identity of a results store; see :func:`settings_hash`)::
 
     {"dataset":  {"dataset", "n", "standardize", "k", "digit_classes", "digit_indices",
-                  "sigma_eta", "scale", "data_seed", "mnist"},
+                  "sigma_eta", "scale", "data_seed", "mnist", "sampling"},
      "training": {"epochs", "batch_size", "lr", "dtype", "encoder_hidden", "decoder_hidden", "latent"},
      "metrics":  {"samples", "iwae_samples"}}
+
+``sampling`` names how the dataset draws its samples (``data.synthetic.SAMPLING``): a
+store made by a version that drew them otherwise holds other data for the same
+seed, and is refused as made with other settings instead of being resumed.
 """
 
 from __future__ import annotations
@@ -192,8 +196,9 @@ def run_task(task: Task, dataset=None) -> dict:
             trained = train(dataset, task.beta, epochs=training["epochs"], realizations=[0],
                             batch_size=training["batch_size"], seed=task.seed, lr=training["lr"],
                             dtype=np.dtype(training["dtype"]), architecture=architecture, threads=1)
-        except TrainingDiverged as exc:
-            result.update(status="diverged", message=str(exc))
+        except TrainingDiverged as exc:  # the task's network is realization 0 of its own seed
+            result.update(status="diverged", message=f"training diverged at epoch {exc.diverged[0]}: loss or "
+                                                     "parameters NaN or inf; try a smaller --lr")
             return result
         start = time.perf_counter()
         metrics = evaluate(trained.model, dataset, task.beta, samples=metrics_settings["samples"],
