@@ -17,6 +17,12 @@ lambdified callables (:mod:`betavae_sym.linear.compiled`):
 exact reduction of :mod:`betavae_sym.linear.problem` and return parameters in
 full N-dimensional coordinates.
 
+Cost: building the reduced problem is one thin QR, O(N k^2); after that every
+evaluation works on n = min(N, 4k + 1) dimensions with p = n (3k + 1) + 2k
+parameters (67 at k = 2), independent of N apart from conditioning. A Hessian
+costs p batched gradient evaluations of O(n^3) and its factorization O(p^3), so
+a solve grows steeply with k (README, Benchmarks).
+
 A point counts as converged when ``max |grad L| <= GRADIENT_TOLERANCE * max(1,
 ||Sigma_x||_2)`` and it is a local maximum; an unconverged best point is
 returned with ``converged = False`` and a message, never silently.
