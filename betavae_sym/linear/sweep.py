@@ -95,8 +95,6 @@ def _solve_grid(problem: Problem, betas: np.ndarray, seed: int, progress: bool):
     independent directions, and the converged local maximum with the higher
     objective wins.
     """
-    import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
-    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     objective = _Objective(problem)
@@ -113,8 +111,7 @@ def _solve_grid(problem: Problem, betas: np.ndarray, seed: int, progress: bool):
                                                                         and m < best["gmax"][i]):
                 best["theta"][i], best["value"][i], best["gmax"][i], best["ok"][i] = t, v, m, o
 
-    with threadpool_limits(1, user_api="blas"), tqdm(total=B, desc="analytic sweep", unit="beta",
-                                                       disable=not progress, leave=False) as bar:
+    with tqdm(total=B, desc="analytic sweep", unit="beta", disable=not progress, leave=False) as bar:
         starts = _random_starts(objective, np.random.default_rng(seed), len(anchors) * STARTS)
         theta, value, gmax, is_max, matrices = _from_starts(objective, starts, np.repeat(betas[anchors], STARTS))
         chosen = [_best(value[i:i + STARTS], gmax[i:i + STARTS], is_max[i:i + STARTS], objective.gtol)[0] + i
@@ -142,8 +139,6 @@ def _refine(objective: _Objective, betas: np.ndarray, thetas: np.ndarray, metric
             values: np.ndarray) -> float:
     """Bounded scalar optimization of ``metric`` in beta around its grid extremum (see the module docstring)."""
     from scipy.optimize import minimize_scalar
-    import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
-    from threadpoolctl import threadpool_limits
 
     i = int(np.argmax(sign * values))
     lo, hi = betas[max(i - 1, 0)], betas[min(i + 1, len(betas) - 1)]
@@ -157,18 +152,24 @@ def _refine(objective: _Objective, betas: np.ndarray, thetas: np.ndarray, metric
         metrics = evaluate(objective.problem, objective.unpack(theta), np.array([beta]), align_units=metric == "tie")[0]
         return -sign * float(metrics[metric][0])
 
-    with threadpool_limits(1, user_api="blas"):
-        result = minimize_scalar(negative, bounds=(lo, hi), method="bounded",
-                                 options={"xatol": 1e-7 * max(1.0, hi)})
+    result = minimize_scalar(negative, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7 * max(1.0, hi)})
     return float(result.x)
 
 
 def sweep_problem(problem: Problem, betas, *, seed: int = 0, progress: bool = False, mixing: str = "custom",
                   warn=None) -> SweepResult:
     """:func:`sweep` on a prepared :class:`Problem`."""
+    import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
+    from threadpoolctl import threadpool_limits
+
     betas = np.unique(np.asarray([check_positive(b, "beta") for b in np.ravel(betas)], dtype=np.float64))
     if betas.size == 0:
         raise BadInput("betas: no values given")
+    with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only add overhead
+        return _sweep(problem, betas, seed, progress, mixing, warn)
+
+
+def _sweep(problem: Problem, betas: np.ndarray, seed: int, progress: bool, mixing: str, warn) -> SweepResult:
     thetas, max_grads, oks = _solve_grid(problem, betas, seed, progress)
     objective = _Objective(problem)
     numeric, _ = evaluate(problem, objective.unpack(thetas), betas)
