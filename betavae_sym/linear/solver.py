@@ -154,16 +154,17 @@ class _Objective:
         self._value_and_gradient = objective_and_gradient_function(n, k)
         self._gradient = gradient_function(n, k)
         eigenvalues, eigenvectors = np.linalg.eigh(problem.Sigma_r)
-        self.root = (eigenvectors * np.sqrt(eigenvalues)) @ eigenvectors.T
-        self.inverse_root = (eigenvectors / np.sqrt(eigenvalues)) @ eigenvectors.T
+        root = (eigenvectors * np.sqrt(eigenvalues)) @ eigenvectors.T
+        inverse_root = (eigenvectors / np.sqrt(eigenvalues)) @ eigenvectors.T
         self.gtol = GRADIENT_TOLERANCE * max(1.0, float(eigenvalues[-1]))
-        # the whitening as one linear map of flat vectors: raw = whitened @ to_raw
+        # the whitening as one linear map of flat vectors: raw = whitened @ to_raw (p, p), and back
         basis = self._blocks(np.eye(self.size))
         for name in ("W_mu", "W_sigma"):
-            basis[name] = basis[name] @ self.inverse_root
+            basis[name] = basis[name] @ inverse_root
         if problem.D_r is None:
-            basis["D"] = self.root @ basis["D"]
+            basis["D"] = root @ basis["D"]
         self.to_raw = self._flat(basis, (self.size,))
+        self.to_whitened = np.linalg.inv(self.to_raw)
 
     def _blocks(self, flat: np.ndarray) -> dict:
         """Flat vectors (..., p) -> the free parameters' blocks by name (no change of variables)."""
@@ -195,8 +196,7 @@ class _Objective:
     def pack(self, params: dict) -> np.ndarray:
         """Reduced parameters (any batch shape) -> whitened flat vectors (..., p)."""
         raw = self._flat({name: np.asarray(params[name]) for name in self.free}, np.shape(params["b_mu"])[:-2])
-        return np.linalg.solve(self.to_raw.T, raw[..., None])[..., 0] if raw.ndim > 1 else np.linalg.solve(
-            self.to_raw.T, raw)
+        return raw @ self.to_whitened
 
     def _flat_gradient(self, blocks, batch) -> tuple[np.ndarray, np.ndarray]:
         """Gradient blocks (in the order of PARAMETERS) -> (whitened flat gradient (..., p), max |block entry| (...)).
@@ -206,7 +206,7 @@ class _Objective:
         """
         with np.errstate(over="ignore", invalid="ignore"):
             flat = self._flat(dict(zip(PARAMETERS, blocks)), batch)
-            return flat @ self.to_raw.T, np.max(np.abs(flat.real), axis=-1)
+            return flat @ self.to_raw.T, np.max(np.abs(flat), axis=-1)
 
     def value_and_gradient(self, theta, beta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(L (...), whitened grad L (..., p), max |dL/dtheta| (...))``; the maximum is over the
