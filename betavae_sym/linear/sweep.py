@@ -83,7 +83,7 @@ def _predict(history: np.ndarray, betas: np.ndarray, beta: float) -> np.ndarray:
     return start
 
 
-def _solve_grid(problem: Problem, betas: np.ndarray, seed: int, progress: bool):
+def _solve_grid(objective: _Objective, betas: np.ndarray, seed: int, progress: bool):
     """Numeric maximizers on the sorted grid: whitened ``thetas`` (B, p), max_grads (B,), converged (B,).
 
     The grid is cut into :data:`SEGMENTS` segments at anchor points; at each
@@ -97,7 +97,6 @@ def _solve_grid(problem: Problem, betas: np.ndarray, seed: int, progress: bool):
     """
     from tqdm import tqdm
 
-    objective = _Objective(problem)
     B = len(betas)
     anchors = np.unique(np.linspace(0, B - 1, min(SEGMENTS, max(B - 1, 1)) + 1).round().astype(int))
     tracks = [np.arange(a, b + 1) for a, b in zip(anchors[:-1], anchors[1:])]
@@ -170,8 +169,8 @@ def sweep_problem(problem: Problem, betas, *, seed: int = 0, progress: bool = Fa
 
 
 def _sweep(problem: Problem, betas: np.ndarray, seed: int, progress: bool, mixing: str, warn) -> SweepResult:
-    thetas, max_grads, oks = _solve_grid(problem, betas, seed, progress)
     objective = _Objective(problem)
+    thetas, max_grads, oks = _solve_grid(objective, betas, seed, progress)
     numeric, _ = evaluate(problem, objective.unpack(thetas), betas)
     closed, _ = evaluate(problem, closed_form_parameters(problem, betas), betas)
     gaps = np.max([np.abs(numeric[m] - closed[m]) / np.maximum(1.0, np.abs(closed[m])) for m in RECORD_METRICS],
