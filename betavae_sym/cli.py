@@ -55,13 +55,36 @@ def build_parser() -> OneLineParser:
     return parser
 
 
+def _subparsers(parser: argparse.ArgumentParser):
+    """Every parser below ``parser`` (subcommands, and their subcommands)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield sub
+                yield from _subparsers(sub)
+
+
+def flag_names(parser: argparse.ArgumentParser, handler) -> dict[str, str]:
+    """``{parameter: flag}`` for the subcommand whose handler is ``handler``: ``"batch_size" -> "--batch-size"``.
+
+    Library errors name parameters by their Python names; argparse's ``dest``
+    of an option is that name, so the command line can name the flag instead.
+    """
+    for sub in _subparsers(parser):
+        if sub.get_default("handler") is handler:
+            return {action.dest: max(action.option_strings, key=len)
+                    for action in sub._actions if action.option_strings}
+    return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``betavae-sym``; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except BadInput as exc:
-        sys.stderr.write(f"betavae-sym {args.command}: error: {exc}\n")
+        sys.stderr.write(f"betavae-sym {args.command}: error: {exc.naming(flag_names(parser, args.handler))}\n")
         return 2
     except CheckFailed as exc:
         sys.stderr.write(f"betavae-sym {args.command}: {exc}\n")

@@ -1,0 +1,54 @@
+"""Validation of library inputs: one function per kind of value.
+
+Each raises :class:`~betavae_sym.errors.BadInput` naming the parameter (its
+Python name); the command line maps that name to its flag. Library functions
+call these where user input enters (public functions, file readers); inside,
+the types are trusted.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from betavae_sym.errors import BadInput
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def count(value, name: str, *, minimum: int = 1, maximum: int | None = None, hint: str = "") -> int:
+    """An integer in ``[minimum, maximum]`` (default: at least 1), e.g. ``epochs`` or a seed (``minimum=0``).
+
+    >>> count(3, "epochs")
+    3
+    >>> count(-1, "seed", minimum=0)
+    Traceback (most recent call last):
+    ...
+    betavae_sym.errors.BadInput: seed: -1 must be an integer >= 0
+    """
+    if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise BadInput(f"{value!r} must be an integer {bound}" + (f"; {hint}" if hint else ""), parameter=name)
+    return int(value)
+
+
+def positive_number(value, name: str, *, allow_zero: bool = False, hint: str = "") -> float:
+    """A finite real number > 0 (``>= 0`` with ``allow_zero``), as a float.
+
+    >>> positive_number(1e-3, "lr")
+    0.001
+    >>> positive_number(float("nan"), "lr")
+    Traceback (most recent call last):
+    ...
+    betavae_sym.errors.BadInput: lr: nan must be a finite number > 0
+    """
+    if not _is_real(value) or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise BadInput(f"{value!r} must be a finite number {bound}" + (f"; {hint}" if hint else ""), parameter=name)
+    return float(value)
