@@ -119,10 +119,14 @@ def test_library_never_imports_the_command_line():
     assert bad == KNOWN_LIBRARY_TO_CLI
 
 
-def test_cli_names_the_flag_of_a_library_parameter(capsys):
+def test_cli_names_the_flag_of_a_library_parameter():
     from betavae_sym.cli import build_parser, flag_names
+    from betavae_sym.errors import BadInput
 
     parser = build_parser()
-    args = parser.parse_args(["simulate", "--store", "x.db", "--preset", "quick"])
+    args = parser.parse_args(["simulate", "--dataset", "mixed-digits", "--store", "x.db", "--preset", "quick"])
     flags = flag_names(parser, args.handler)
     assert flags["batch_size"] == "--batch-size" and flags["lr"] == "--lr"
+    error = BadInput("0 must be an integer >= 1", parameter="batch_size")
+    assert error.naming(flags) == "--batch-size: 0 must be an integer >= 1"
+    assert BadInput("x", parameter="not_a_flag").naming(flags) == "not_a_flag: x"
