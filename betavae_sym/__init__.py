@@ -1,8 +1,12 @@
 """betavae-sym: the beta-VAE of Sikka (2020), derived, solved and simulated.
 
-Three layers, as in DESIGN.md: ``symbolic`` (SymPy derivations), ``linear``
-(lambdified numeric solvers), ``deep`` (NumPy beta-VAE with hand-written
-backprop).
+Subpackages: ``symbolic`` (the model in SymPy: derivations, the formulas),
+``linear`` (the analytic beta-VAE, numerically, by lambdify), ``data``
+(synthetic datasets with a known posterior), ``deep`` (NumPy beta-VAE with
+hand-written backprop), ``experiments`` (deep beta sweeps: settings, tasks,
+executors, results store), ``paper_checks`` (a verdict on every claim). The
+command line (``cli.py`` and each subpackage's ``commands.py``) sits on top
+and builds the settings objects; library modules never import it.
 """
 
 __version__ = "0.1.0"

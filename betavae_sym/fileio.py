@@ -27,6 +27,26 @@ def ensure_writable_dir(path: Path, what: str) -> Path:
     return path
 
 
+def check_writable_target(path: Path, what: str) -> None:
+    """BadInput unless ``path`` can be written as a file: not a folder, and its folder exists and is
+    writable or can be created under a writable folder. Creates nothing (bad input leaves no trace).
+
+    ``what`` names the input in the message: a parameter name (``"store"``) or a flag (``"--json"``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"'{path}' is a folder; give a file path", parameter=what)
+    folder = path.parent if str(path.parent) else Path(".")
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise BadInput(f"'{ancestor}' is not a folder, so '{path}' cannot be created; choose another path",
+                       parameter=what)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise BadInput(f"folder '{ancestor}' is not writable; choose a writable path", parameter=what)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

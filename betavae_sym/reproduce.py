@@ -18,7 +18,7 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 #: Presets of the whole run (deep sweep preset and analytic grid).
@@ -63,7 +63,8 @@ def reproduce(out: Path, preset: str = "quick", *, progress: bool = True, jobs: 
     """Run every stage into ``out``; returns the run record (never raises for a failing stage).
 
     ``only`` (check ids), ``topics`` (symbolic topics), ``sweep_options``
-    (options of :func:`betavae_sym.experiments.sweep.run_sweeps`) and
+    (options overriding the deep sweeps' preset, by name, as in
+    :meth:`betavae_sym.experiments.settings.SweepSettings.preset`) and
     ``analytic_betas`` shrink the run, for tests and quick looks. BadInput for
     an unknown preset, an unknown check id, or an unwritable ``out``.
     """
@@ -181,13 +182,8 @@ def _report(run: ReproduceRun) -> str:
     for name, what in (("report.md", "this report (Markdown)"), ("report.html", "this report (HTML, self-contained)")):
         if (run.out / name, what) not in run.files:
             run.files.append((run.out / name, what))
-    # the report stage's own row: filled in so the report shows it as done
-    stage = Stage("report", True, 0.0, "report.html, report.md")
-    run.stages.append(stage)
-    try:
-        doc = build_report(run)
-    finally:
-        run.stages.remove(stage)
+    # the report lists every stage, its own as done: it is the stage writing it (the run records it when it ends)
+    doc = build_report(replace(run, stages=[*run.stages, Stage("report", True, 0.0, "report.html, report.md")]))
     atomic_write_text(run.out / "report.md", to_markdown(doc, run.out))
     atomic_write_text(run.out / "report.html", to_html(doc))
     return "report.html, report.md"

@@ -52,3 +52,18 @@ def positive_number(value, name: str, *, allow_zero: bool = False, hint: str = "
         bound = ">= 0" if allow_zero else "> 0"
         raise BadInput(f"{value!r} must be a finite number {bound}" + (f"; {hint}" if hint else ""), parameter=name)
     return float(value)
+
+
+def choice(value, name: str, choices) -> str:
+    """One of the names ``choices``, e.g. a dataset or a dtype.
+
+    >>> choice("float64", "dtype", ("float32", "float64"))
+    'float64'
+    >>> choice("cifar", "dataset", ("mixed-digits", "positioned-digit"))
+    Traceback (most recent call last):
+    ...
+    betavae_sym.errors.BadInput: dataset: unknown dataset 'cifar'; choose one of mixed-digits, positioned-digit
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise BadInput(f"unknown {name} {value!r}; choose one of {', '.join(choices)}", parameter=name)
+    return value

@@ -174,8 +174,9 @@ def test_a_dataset_is_the_first_samples_of_a_larger_one_with_the_same_seed(build
 def test_preview_shows_the_first_samples_of_the_training_dataset(tmp_path, monkeypatch):
     import matplotlib.axes
 
-    from betavae_sym.data.commands import build_dataset
     from betavae_sym.cli import build_parser
+    from betavae_sym.data.commands import dataset_spec
+    from betavae_sym.data.synthetic import build_dataset
 
     shown = []
     draw = matplotlib.axes.Axes.imshow
@@ -184,7 +185,7 @@ def test_preview_shows_the_first_samples_of_the_training_dataset(tmp_path, monke
     options = ["--dataset", "mixed-digits", "--data-seed", "4"]
     assert main(["datasets", "preview", *options, "--n", "3", "--out", str(tmp_path / "grid.png")]) == 0
     args = build_parser().parse_args(["train", *options, "--beta", "1", "--epochs", "1"])
-    trained_on = build_dataset(args, n=args.n, standardize=False)  # what 'train' draws (n = 1000)
+    trained_on = build_dataset(dataset_spec(args, n=args.n, standardize=False))  # what 'train' draws (n = 1000)
     assert len(shown) == 3
     for i, image in enumerate(shown):
         np.testing.assert_array_equal(image.ravel(), trained_on.X_raw[i])

@@ -28,6 +28,7 @@ def tiny_args(store, *extra):
 
 
 def tiny_settings(**changes):
+    """The SweepSettings that the command line makes of the tiny sweep, with ``changes`` to its parsed options."""
     from betavae_sym.cli import build_parser
     from betavae_sym.experiments.commands import sweep_settings
 
@@ -57,23 +58,25 @@ def rows(store) -> int:
 
 
 def test_task_seed_depends_on_dataset_training_beta_and_realization_only():
+    from betavae_sym.experiments.settings import SweepSettings
     from betavae_sym.experiments.tasks import Task
 
-    settings, _, _ = tiny_settings()
+    settings = tiny_settings()
     seed = Task(settings, 1.0, 2).seed
-    assert Task(json.loads(json.dumps(settings)), 1.0, 2).seed == seed  # a JSON round trip keeps it
+    round_trip = SweepSettings.from_json(json.loads(json.dumps(settings.to_json())))
+    assert Task(round_trip, 1.0, 2).seed == seed  # a JSON round trip keeps it
     assert len({seed, Task(settings, 1.0, 3).seed, Task(settings, 0.5, 2).seed}) == 3
-    assert Task(tiny_settings(epochs=16)[0], 1.0, 2).seed != seed
-    assert Task(tiny_settings(data_seed=1)[0], 1.0, 2).seed != seed
-    assert Task(tiny_settings(samples=9)[0], 1.0, 2).seed == seed  # metrics settings do not change training
+    assert Task(tiny_settings(epochs=16), 1.0, 2).seed != seed
+    assert Task(tiny_settings(data_seed=1), 1.0, 2).seed != seed
+    assert Task(tiny_settings(samples=9), 1.0, 2).seed == seed  # metrics settings do not change training
+    assert Task(tiny_settings(betas="1", realizations=3), 1.0, 2).seed == seed  # nor does the grid
 
 
 def test_a_task_gives_the_same_numbers_in_this_process_and_in_a_worker_pool():
     from betavae_sym.experiments.executors import run_local
     from betavae_sym.experiments.tasks import make_tasks, run_task
 
-    settings, _, _ = tiny_settings()
-    tasks = make_tasks(settings, [1.0], 2)
+    tasks = make_tasks(tiny_settings(betas="1", realizations=2))
     here = [run_task(task) for task in tasks]
     pooled = sorted(run_local(tasks, workers=2), key=lambda result: result["realization"])
     assert [r["metrics"] for r in here] == [r["metrics"] for r in pooled]
@@ -86,10 +89,10 @@ def test_a_diverged_task_is_recorded_as_diverged_and_left_out_of_the_statistics(
 
     from betavae_sym.deep.model import BetaVAE
     from betavae_sym.experiments.store import Store, create_store
-    from betavae_sym.experiments.tasks import make_tasks, run_task, settings_hash
+    from betavae_sym.experiments.tasks import make_tasks, run_task
 
-    settings, _, _ = tiny_settings()
-    tasks = make_tasks(settings, [1.0], 2)
+    settings = tiny_settings(betas="1", realizations=2)
+    tasks = make_tasks(settings)
     initialize = BetaVAE._initialize
 
     def blown_up(self, shapes):  # the second task's network overflows float32 in its first step
@@ -102,8 +105,8 @@ def test_a_diverged_task_is_recorded_as_diverged_and_left_out_of_the_statistics(
     assert [result["status"] for result in results] == ["done", "diverged"]
     assert "at epoch 1" in results[1]["message"]
     assert results[1]["metrics"] is None and results[1]["final_loss"] is None and results[1]["params"] is None
-    path, digest = tmp_path / "sweep.db", settings_hash(settings)
-    create_store(path, settings, digest, "test")
+    path, digest = tmp_path / "sweep.db", settings.settings_hash
+    create_store(path, settings.identity(), digest, "test")
     store = Store(path, digest)
     for result in results:
         store.write(result)
@@ -156,9 +159,8 @@ def test_summary_after_sigkill_and_resume_equals_an_uninterrupted_run(reference,
 def test_dask_local_cluster_run_equals_the_local_run(reference, tmp_path):
     LocalCluster = pytest.importorskip("dask.distributed").LocalCluster
 
-    settings, betas, realizations = tiny_settings()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        report = simulate(settings, betas, realizations, tmp_path / "dask.db", executor="dask",
+        report = simulate(tiny_settings(), tmp_path / "dask.db", executor="dask",
                           scheduler=cluster.scheduler_address, progress=False)
     assert report.ran == 12
     assert summarize(tmp_path / "dask.db") == reference[1]
@@ -252,44 +254,16 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no store and no folder was created
 
 
-def test_parse_betas_accepts_lists_and_ranges():
-    from betavae_sym.experiments.commands import parse_betas
-
-    assert parse_betas("2,0.5,1,1") == [0.5, 1.0, 2.0]
-    assert parse_betas("0:2:5") == [0.0, 0.5, 1.0, 1.5, 2.0]
-    for bad in ("", "a", "1:2", "0:1:0", "-1", "nan"):
-        with pytest.raises(BadInput, match="--betas"):
-            parse_betas(bad)
-
-
-def test_preset_settings_fill_in_the_preset_and_explicit_options_win():
-    from betavae_sym.experiments.sweep import preset_settings
-    from betavae_sym.experiments.tasks import PRESETS
-
-    settings, betas, realizations = preset_settings("mixed-digits", "quick")
-    quick = PRESETS["quick"]
-    assert betas == quick["betas"] and realizations == quick["realizations"]
-    assert settings["training"]["epochs"] == quick["epochs"] and settings["dataset"]["n"] == quick["n"]
-    assert settings["training"]["encoder_hidden"] == [256, 200, 200] and settings["training"]["lr"] == 1e-3
-    settings, betas, realizations = preset_settings("positioned-digit", "paper", betas=[2, 1], realizations=7)
-    assert betas == [1.0, 2.0] and realizations == 7 and settings["training"]["epochs"] == 1000
-    assert settings["metrics"] == {"samples": 1000, "iwae_samples": 1000}
-    for bad in ({"workers": 2}, {"epoch": 3}, {"realizations": 0}):
-        with pytest.raises(BadInput):
-            preset_settings("mixed-digits", "quick", **bad)
-    with pytest.raises(BadInput, match="--preset"):
-        preset_settings("mixed-digits", "fast")
-
-
 def test_run_sweeps_gives_the_command_line_numbers_summaries_and_figures(reference, tmp_path):
+    from betavae_sym.experiments.settings import preset_sweeps
     from betavae_sym.experiments.store import read_rows
     from betavae_sym.experiments.sweep import run_sweeps
 
-    options = dict(betas=[1.0], realizations=2, epochs=15, n=60, batch_size=20, samples=8,
-                   encoder_hidden=(24, 12), decoder_hidden=(12, 24))
+    sweeps = preset_sweeps(None, ["positioned-digit"], betas=[1.0], realizations=2, epochs=15, n=60, batch_size=20,
+                           samples=8, encoder_hidden=(24, 12), decoder_hidden=(12, 24))
     records = [{"beta": b, "elbo": -100.0 - b, "tie": 1.0 / b, "recon": -99.0, "kl": 1.0} for b in (0.5, 1, 2)]
-    outputs = run_sweeps(tmp_path / "out", preset=None, datasets=("positioned-digit",), progress=False,
-                         workers=2, overlays={"positioned-digit": records}, **options)
+    outputs = run_sweeps(tmp_path / "out", sweeps, progress=False, workers=2,
+                         overlays={"positioned-digit": records})
     output = outputs["positioned-digit"]
     assert output.report.ran == 2 and output.summary["betas"] == [1.0] and output.summary["count"] == [2]
     # the same tasks as in the command-line sweep: the same numbers
@@ -300,8 +274,10 @@ def test_run_sweeps_gives_the_command_line_numbers_summaries_and_figures(referen
     assert names == sorted(["positioned-digit-summary.json", "positioned-digit-summary.csv", "figure5.png",
                             "figure5.svg", "figure5e.png", "figure5e.svg"])
     assert json.loads((tmp_path / "out" / "positioned-digit-summary.json").read_text())["betas"] == [1.0]
-    assert run_sweeps(tmp_path / "out", preset=None, datasets=("positioned-digit",), progress=False,
-                      **options)["positioned-digit"].report.ran == 0  # a second call resumes: nothing to run
+    assert output.store.name == "positioned-digit-custom.db"
+    assert run_sweeps(tmp_path / "out", sweeps, progress=False)["positioned-digit"].report.ran == 0  # resumed
+    with pytest.raises(BadInput, match="sweeps: give one SweepSettings per dataset"):
+        run_sweeps(tmp_path / "out", sweeps * 2, progress=False)
 
 
 def test_overlay_accepts_analytic_records_documents_and_series():

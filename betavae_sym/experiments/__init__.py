@@ -1,1 +1,1 @@
-"""experiments layer of betavae-sym (see DESIGN.md)."""
+"""Deep beta sweeps: settings (``settings``), tasks and seeds (``tasks``), executors, the results store, summaries."""

@@ -37,7 +37,7 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(settings: dict | None, dataset) -> None:
+def _init_worker(settings, dataset) -> None:  # settings: the tasks' SweepSettings, or None
     # Ctrl-C goes to the whole process group: the parent handles it and ends the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if dataset is not None:

@@ -181,8 +181,10 @@ def write_figures(summary: dict, store_path: Path, out_dir: Path, overlay=None) 
     """All figures of a store into ``out_dir``, each as PNG and SVG: ``figure4`` (mixed digits) or
     ``figure5`` (positioned digit), panels A-D, and the traversals ``figure4e`` / ``figure5e`` for the
     smallest and the largest beta whose realization 0 finished. ``overlay``: see :func:`plot_beta_sweep`."""
+    from betavae_sym.data.synthetic import DatasetSpec
+    from betavae_sym.experiments.settings import TrainingSpec
     from betavae_sym.experiments.store import read_params, read_rows
-    from betavae_sym.experiments.tasks import build_sweep_dataset, load_params
+    from betavae_sym.experiments.tasks import DATASET_CACHE, load_params
 
     name = summary["dataset"]
     figure = "figure4" if name == "mixed-digits" else "figure5"
@@ -191,13 +193,13 @@ def write_figures(summary: dict, store_path: Path, out_dir: Path, overlay=None) 
     _, rows = read_rows(store_path)
     saved = [row for row in rows if row["has_params"] and row["status"] == "done"]
     if saved:
-        settings = summary["settings"]
-        dataset = build_sweep_dataset(settings)
+        dataset = DATASET_CACHE.get(DatasetSpec.from_json(summary["settings"]["dataset"]))
+        training = TrainingSpec.from_json(summary["settings"]["training"])
         chosen = [saved[0]] if len(saved) == 1 or saved[0]["beta"] == saved[-1]["beta"] else [saved[0], saved[-1]]
         panels = []
         for row in chosen:
             blob, seed = read_params(store_path, row["beta"], row["realization"])
-            model = load_params(settings, blob, dataset.N)
+            model = load_params(training, blob, dataset.N)
             panels.append((row["beta"], traversal_grid(model, dataset, row["metrics"].get("alignment"))))
         written += plot_traversals(panels, out_dir / f"{figure}e",
                                    title=f"{name}: latent traversals (realization 0), small and large β")

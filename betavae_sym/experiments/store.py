@@ -99,7 +99,7 @@ def create_store(path: Path, settings: dict, settings_hash: str, version: str) -
         try:
             connection.executescript(_SCHEMA)
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            from betavae_sym.experiments.tasks import canonical_json
+            from betavae_sym.experiments.settings import canonical_json
 
             meta = {"schema_version": str(SCHEMA_VERSION), "settings_hash": settings_hash,
                     "settings": canonical_json(settings), "created_by": version, "created_at": str(time.time())}

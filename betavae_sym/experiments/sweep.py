@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-import numbers
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,8 @@ import numpy as np
 
 from betavae_sym.errors import BadInput
 from betavae_sym.experiments.metrics import SCALAR_METRICS
+from betavae_sym.experiments.settings import SweepSettings
+from betavae_sym.validate import choice, count, positive_number
 
 #: Metrics whose best value is the largest (the others: the smallest), for the extrema of a summary.
 MAXIMIZED = {"elbo", "recon", "objective", "log_likelihood", "mig", "dci_disentanglement", "dci_completeness",
@@ -29,53 +31,66 @@ class SimulateReport:
     seconds: float
 
 
-def simulate(settings: dict, betas, realizations: int, store_path: Path, *, executor: str = "local",
-             workers: int | None = None, scheduler: str | None = None, progress: bool = True,
-             dataset=None, connect_timeout: float = 10.0) -> SimulateReport:
-    """Train and evaluate every (beta, realization) not yet in the store; write each result as it finishes.
+def simulate(settings: SweepSettings, store_path: Path, *, executor: str = "local", workers: int | None = None,
+             scheduler: str | None = None, progress: bool = True, connect_timeout: float = 10.0) -> SimulateReport:
+    """Train and evaluate every (beta, realization) of ``settings`` not yet in the store; write each result as
+    it finishes.
 
-    The store is validated (read-only) before anything runs; it is created
-    only after the executor is up, so a bad scheduler leaves no new file.
-    Interrupting loses only the tasks in flight. ``dataset``: the settings' dataset, if
-    already built (it is then sent to the workers instead of being rebuilt there).
+    Everything is validated before anything runs: the options, the store
+    (read-only), the dataset (built here, once, and sent to the workers instead
+    of being rebuilt there) and the network's sizes. The store is created only
+    after the executor is up, so a bad scheduler leaves no new file.
+    Interrupting loses only the tasks in flight.
+
+    Parameters
+    ----------
+    settings : SweepSettings
+    store_path : Path
+        The SQLite results store: created if missing, resumed if made with the same settings, refused otherwise.
+    executor : {"local", "dask"}
+    workers : int, optional
+        Worker processes (default: one per core).
+    scheduler : str, optional
+        Dask scheduler address (``executor="dask"`` only; default a LocalCluster).
+    progress : bool
+        A progress bar on standard error.
+    connect_timeout : float
+        Seconds to wait for the Dask scheduler.
     """
     import time
 
     from betavae_sym import __version__
     from betavae_sym.experiments.executors import DaskExecutor, run_local
     from betavae_sym.experiments.store import Store, check_settings, create_store, read_meta
-    from betavae_sym.experiments.tasks import make_tasks, settings_hash
+    from betavae_sym.experiments.tasks import DATASET_CACHE, architecture_of, make_tasks
+    from betavae_sym.fileio import check_writable_target
 
-    from betavae_sym.experiments.commands import check_store_path
-
-    betas = list(betas)
-    if not betas:
-        raise BadInput("--betas: the beta list is empty; give e.g. 0.5,1,2 or 0.1:4:9")
-    bad = [b for b in betas if not (isinstance(b, numbers.Real) and math.isfinite(b) and b >= 0)]
-    if bad:
-        raise BadInput(f"--betas: {bad[0]!r} is not a finite number >= 0")
-    if isinstance(realizations, bool) or not isinstance(realizations, int) or realizations < 1:
-        raise BadInput(f"--realizations: {realizations!r} must be a positive integer")
+    if not isinstance(settings, SweepSettings):
+        raise BadInput(f"{settings!r} is not a SweepSettings (see SweepSettings.preset)", parameter="settings")
+    choice(executor, "executor", ("local", "dask"))
+    if scheduler is not None and executor != "dask":
+        raise BadInput("a scheduler address needs the dask executor", parameter="scheduler")
+    if workers is not None:
+        count(workers, "workers")
+    positive_number(connect_timeout, "connect_timeout")
     store_path = Path(store_path)
-    check_store_path(store_path)
-    digest = settings_hash(settings)
+    check_writable_target(store_path, "store")
+    identity, digest = settings.identity(), settings.settings_hash
     exists = store_path.exists()
     if exists:
-        check_settings(store_path, read_meta(store_path), settings, digest)
-    tasks = make_tasks(settings, betas, realizations)
+        check_settings(store_path, read_meta(store_path), identity, digest)
+    dataset = DATASET_CACHE.get(settings.dataset)
+    architecture_of(settings.training, dataset.N)
+    tasks = make_tasks(settings)
     start = time.perf_counter()
-    runner = None
-    if executor == "dask":
-        runner = DaskExecutor(scheduler, workers, timeout=connect_timeout)
-    elif executor != "local":
-        raise BadInput(f"--executor: '{executor}' is not local or dask")
+    runner = DaskExecutor(scheduler, workers, timeout=connect_timeout) if executor == "dask" else None
     store = None
     bar = None
     ran = diverged = 0
     try:
         if not exists:
             store_path.parent.mkdir(parents=True, exist_ok=True)
-            create_store(store_path, settings, digest, __version__)
+            create_store(store_path, identity, digest, __version__)
         store = Store(store_path, digest)
         done = store.finished_ids()
         pending = [task for task in tasks if task.task_id not in done]
@@ -83,7 +98,7 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
             from tqdm import tqdm
 
             bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending), unit="task", file=sys.stderr,
-                       desc=f"{settings['dataset']['dataset']}", dynamic_ncols=True)
+                       desc=settings.dataset.dataset, dynamic_ncols=True)
         results = runner.run(pending, dataset) if runner is not None else run_local(pending, workers, dataset)
         for result in results:
             store.write(result)
@@ -103,44 +118,6 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
                           seconds=time.perf_counter() - start)
 
 
-def preset_settings(dataset: str, preset: str | None = "quick", **options) -> tuple[dict, list[float], int]:
-    """``(settings, betas, realizations)`` as ``simulate --dataset DATASET --preset PRESET`` makes them.
-
-    Parameters
-    ----------
-    dataset : str
-        ``"mixed-digits"`` or ``"positioned-digit"``.
-    preset : {"quick", "paper", None}
-    **options
-        Any other option of ``simulate`` by its Python name, overriding the
-        preset: ``betas`` (list of floats or the command-line text),
-        ``realizations``, ``epochs``, ``n``, ``batch_size``, ``lr``, ``samples``,
-        ``iwae_samples``, ``encoder_hidden`` / ``decoder_hidden`` (tuples),
-        ``dtype``, ``no_standardize``, ``k``, ``digit_classes``, ``sigma_eta``, ``data_seed``, ``mnist``, ...
-
-    Raises BadInput on unknown options or bad values, like the command line.
-    """
-    import argparse
-
-    from betavae_sym.experiments.commands import add_simulate_arguments, sweep_settings
-    from betavae_sym.experiments.tasks import PRESETS
-
-    if preset is not None and preset not in PRESETS:
-        raise BadInput(f"--preset: unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
-    parser = argparse.ArgumentParser(add_help=False)
-    add_simulate_arguments(parser)
-    args = parser.parse_args(["--dataset", str(dataset), "--store", "unused.db"])
-    args.preset = preset
-    not_settings = {"store", "executor", "scheduler", "workers", "connect_timeout", "no_progress", "preset", "dataset"}
-    for key, value in options.items():
-        if key in not_settings or not hasattr(args, key):
-            raise BadInput(f"sweep settings: unknown option '{key}'")
-        if key == "betas" and value is not None and not isinstance(value, str):
-            value = ",".join(repr(float(b)) for b in value)
-        setattr(args, key, value)
-    return sweep_settings(args)
-
-
 @dataclass
 class SweepOutput:
     """What :func:`run_sweeps` made for one dataset."""
@@ -152,37 +129,39 @@ class SweepOutput:
     files: list[Path]
 
 
-def run_sweeps(out_dir: Path, *, preset: str | None = "quick", datasets=("mixed-digits", "positioned-digit"),
-               executor: str = "local", workers: int | None = None, scheduler: str | None = None,
-               connect_timeout: float = 10.0, progress: bool = True, overlays: dict | None = None,
-               **options) -> dict[str, SweepOutput]:
-    """``simulate`` then ``summarize`` (JSON, CSV, figures) for each dataset, all into ``out_dir``.
+def run_sweeps(out_dir: Path, sweeps: Iterable[SweepSettings], *, label: str = "custom", executor: str = "local",
+               workers: int | None = None, scheduler: str | None = None, connect_timeout: float = 10.0,
+               progress: bool = True, overlays: dict | None = None) -> dict[str, SweepOutput]:
+    """:func:`simulate` then :func:`summarize` (JSON, CSV, figures) for each of ``sweeps``, all into ``out_dir``.
 
-    Files per dataset: the store ``<dataset>-<preset>.db`` (``custom`` without a
-    preset; kept: a second call resumes it and runs only what is missing), ``<dataset>-summary.json`` and
-    ``<dataset>-summary.csv`` (formats in the README), and the figures as PNG
-    and SVG (``figure4`` and ``figure4e`` for mixed-digits, ``figure5`` and
-    ``figure5e`` for positioned-digit). ``overlays``: ``{dataset: records}``
-    drawn over Figures 4/5 A-D (see :func:`betavae_sym.experiments.figures.plot_beta_sweep`).
-    ``options`` go to :func:`preset_settings` for every dataset.
+    ``sweeps``: one :class:`~betavae_sym.experiments.settings.SweepSettings`
+    per dataset (e.g. :func:`~betavae_sym.experiments.settings.preset_sweeps`).
+    Files per dataset: the store ``<dataset>-<label>.db`` (kept: a second call
+    resumes it and runs only what is missing; ``reproduce`` labels it with its
+    preset), ``<dataset>-summary.json`` and ``<dataset>-summary.csv`` (formats in
+    the README), and the figures as PNG and SVG (``figure4`` and ``figure4e`` for
+    mixed-digits, ``figure5`` and ``figure5e`` for positioned-digit).
+    ``overlays``: ``{dataset: records}`` drawn over Figures 4/5 A-D (see
+    :func:`betavae_sym.experiments.figures.plot_beta_sweep`). Returns ``{dataset: SweepOutput}``.
 
     Examples
     --------
-    >>> outputs = run_sweeps(Path("report"), preset="quick")              # doctest: +SKIP
-    >>> outputs["mixed-digits"].summary["extrema"]["tie"]["beta"]         # doctest: +SKIP
+    >>> outputs = run_sweeps(Path("report"), preset_sweeps("quick"), label="quick")     # doctest: +SKIP
+    >>> outputs["mixed-digits"].summary["extrema"]["tie"]["beta"]                      # doctest: +SKIP
     """
     from betavae_sym.experiments.figures import write_figures
-    from betavae_sym.experiments.tasks import build_sweep_dataset
     from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
 
-    plans = [(name, *preset_settings(name, preset, **options)) for name in datasets]  # all inputs checked first
-    out_dir = ensure_writable_dir(Path(out_dir), "--out")
+    sweeps = list(sweeps)
+    names = [settings.dataset.dataset if isinstance(settings, SweepSettings) else None for settings in sweeps]
+    if None in names or len(set(names)) < len(names):
+        raise BadInput("give one SweepSettings per dataset (their files share a folder)", parameter="sweeps")
+    out_dir = ensure_writable_dir(Path(out_dir), "out_dir")
     outputs = {}
-    for name, settings, betas, realizations in plans:
-        store = out_dir / f"{name}-{preset or 'custom'}.db"
-        report = simulate(settings, betas, realizations, store, executor=executor, workers=workers,
-                          scheduler=scheduler, progress=progress, dataset=build_sweep_dataset(settings),
-                          connect_timeout=connect_timeout)
+    for name, settings in zip(names, sweeps):
+        store = out_dir / f"{name}-{label}.db"
+        report = simulate(settings, store, executor=executor, workers=workers, scheduler=scheduler,
+                          progress=progress, connect_timeout=connect_timeout)
         summary = summarize(store)
         files = [out_dir / f"{name}-summary.json", out_dir / f"{name}-summary.csv"]
         atomic_write_text(files[0], summary_json(summary))

@@ -37,39 +37,6 @@ def register(subparsers) -> None:
     analytic.set_defaults(handler=analytic_handler)
 
 
-def parse_betas(text: str):
-    """``START:STOP:NUM`` (NUM >= 1 evenly spaced values, STOP included) or ``B,B,...``; all finite > 0."""
-    import numpy as np
-
-    from betavae_sym.errors import BadInput
-
-    def number(part: str) -> float:
-        try:
-            value = float(part)
-        except ValueError:
-            raise BadInput(f"--betas: '{part}' in '{text}' is not a number; use e.g. 0.05:3:200 or 0.1,0.5,1") from None
-        if not np.isfinite(value) or value <= 0:
-            raise BadInput(f"--betas: {part} in '{text}' must be finite and > 0")
-        return value
-
-    text = text.strip()
-    if ":" in text:
-        parts = text.split(":")
-        if len(parts) != 3:
-            raise BadInput(f"--betas: '{text}' is not START:STOP:NUM; use e.g. 0.05:3:200")
-        start, stop = number(parts[0]), number(parts[1])
-        try:
-            num = int(parts[2])
-        except ValueError:
-            raise BadInput(f"--betas: NUM '{parts[2]}' in '{text}' is not an integer") from None
-        if num < 1 or stop < start or (num == 1 and stop != start):
-            raise BadInput(f"--betas: '{text}' needs NUM >= 1 and STOP >= START (NUM = 1 only with START = STOP)")
-        return np.linspace(start, stop, num)
-    if not text:
-        raise BadInput("--betas: empty; use e.g. 0.05:3:200 or 0.1,0.5,1")
-    return np.array([number(part.strip()) for part in text.split(",")])
-
-
 def load_mixing(spec: str, N: int, k: int):
     """(A, name): the paper's mixing matrix or A read from .npy (no pickles) or .csv; BadInput on bad input."""
     from pathlib import Path
@@ -138,11 +105,12 @@ def analytic_handler(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from betavae_sym.argtypes import parse_betas
     from betavae_sym.errors import BadInput, CheckFailed
     from betavae_sym.fileio import atomic_write_text
     from betavae_sym.linear.problem import check_positive, make_problem
 
-    betas = parse_betas(args.betas)
+    betas = parse_betas(args.betas, allow_zero=False)
     A, name = load_mixing(args.mixing, args.N, args.k)
     sigma_y2 = check_positive(args.sigma_y2, "--sigma-y2")
     if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):

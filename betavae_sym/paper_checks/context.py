@@ -112,7 +112,7 @@ class Context:
 
     preset : "quick" | "paper" (analytic grid, deep sweep preset).
     sweeps_dir : folder of the deep sweep stores (resumed if present).
-    sweep_options : extra options for :func:`betavae_sym.experiments.sweep.run_sweeps` (tests, tiny runs).
+    sweep_options : options overriding the deep sweeps' preset (:func:`betavae_sym.experiments.settings.preset_sweeps`; tests, tiny runs).
     analytic_betas : override of the analytic beta grid.
     """
 
@@ -196,13 +196,15 @@ class Context:
         """{dataset: SweepOutput} of the deep sweeps (resumed from the stores in ``sweeps_dir``)."""
         self._failed("deep")
         if self.deep_run is None:
+            from betavae_sym.experiments.settings import preset_sweeps
             from betavae_sym.experiments.sweep import run_sweeps
 
             overlays = None
             if self.analytic_run is not None:
                 overlays = {"mixed-digits": self.analytic_run["full"].records}
-            self.deep_run = run_sweeps(Path(self.sweeps_dir), preset=self.preset, datasets=DEEP_DATASETS,
-                                       progress=self.progress, overlays=overlays, **self.sweep_options)
+            self.deep_run = run_sweeps(Path(self.sweeps_dir), preset_sweeps(self.preset, DEEP_DATASETS,
+                                                                             **self.sweep_options),
+                                       label=self.preset, progress=self.progress, overlays=overlays)
         return self.deep_run
 
     def summary(self, dataset: str) -> dict:
