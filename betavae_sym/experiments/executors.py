@@ -15,6 +15,8 @@
     ``timeout`` seconds with a one-line error.
 
 Workers only compute; the parent process writes every result to the store.
+A local pool worker whose parent process dies (``kill -9``) exits within
+:data:`PARENT_POLL_SECONDS` (see :func:`exit_with_parent`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 
 from betavae_sym.errors import BadInput
 
 #: Seconds to wait for a Dask scheduler before giving up.
 CONNECT_TIMEOUT = 10.0
+#: How often a pool worker checks that its parent process is still alive.
+PARENT_POLL_SECONDS = 0.5
 
 
 def available_cores() -> int:
@@ -37,9 +43,31 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(settings: dict | None, dataset) -> None:
+def exit_with_parent(parent: int, poll_seconds: float = PARENT_POLL_SECONDS) -> threading.Thread:
+    """Start a daemon thread that ends this process as soon as ``parent`` (a process id) is no longer its parent.
+
+    A pool worker blocks on its task queue forever once the parent is gone
+    (it holds both ends of the queue's pipe, so it never sees end-of-file);
+    the thread notices the change of parent (the orphan is re-parented)
+    within ``poll_seconds`` and exits at once, abandoning the task in flight.
+    ``parent`` is passed in rather than read here, so that a parent that died
+    before the worker got this far is noticed too.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)  # no clean-up: the parent that would want the result is gone
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
+
+
+def _init_worker(parent: int, settings: dict | None, dataset) -> None:
     # Ctrl-C goes to the whole process group: the parent handles it and ends the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent(parent)
     if dataset is not None:
         from betavae_sym.experiments.tasks import preload_dataset
 
@@ -62,7 +90,8 @@ def run_local(tasks, workers: int | None = None, dataset=None) -> Iterator[dict]
     workers = min(workers or available_cores(), len(tasks))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker,
-                               initargs=(tasks[0].settings, dataset) if dataset is not None else (None, None))
+                               initargs=(os.getpid(), *((tasks[0].settings, dataset) if dataset is not None
+                                                         else (None, None))))
     finished = False
     try:
         pending = {pool.submit(run_task, task) for task in tasks}
