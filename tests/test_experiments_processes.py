@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_experiments_sweep import ROOT, rows, tiny_args
+from test_experiments_sweep import ROOT, rows, tiny_args, tiny_settings
 
 #: Seconds an orphaned worker may outlive its killed parent.
 ORPHAN_GRACE = 5.0
@@ -82,3 +83,99 @@ def test_workers_exit_within_seconds_when_simulate_is_killed(tmp_path, executor)
     finally:
         for pid in _alive(children):
             os.kill(pid, signal.SIGKILL)
+
+
+def _simulate(args, cwd) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "betavae_sym", *args], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _task_metrics(store) -> dict:
+    from betavae_sym.experiments.store import read_rows
+
+    return {row["task_id"]: row["metrics"] for row in read_rows(store)[1]}
+
+
+def test_two_simulates_on_one_new_store_share_its_tasks_and_equal_a_single_run(tmp_path):
+    from betavae_sym.experiments.tasks import make_tasks, run_task
+
+    shared = tmp_path / "shared.db"
+    args = tiny_args(shared, "--workers", "1")
+    args[args.index("--epochs") + 1] = "40"  # enough work that both processes are up before it is done
+    both = [_simulate(args, tmp_path) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in both]
+    assert [process.returncode for process in both] == [0, 0], outputs
+    ran = [int(re.search(r"(\d+) run now", out).group(1)) for out, _ in outputs]
+    assert sum(ran) == 12, f"tasks trained twice or not at all: {ran}"  # a task is trained once
+    assert min(ran) >= 1, f"one process did all the work: {ran}"
+    settings, betas, realizations = tiny_settings(epochs=40)
+    alone = {task.task_id: run_task(task)["metrics"] for task in make_tasks(settings, betas, realizations)}
+    assert _task_metrics(shared) == alone  # every task, with the numbers of a run in this process alone
+
+
+class InProcessExecutor:
+    """One slot; runs the submitted tasks in this process when asked for results."""
+
+    slots = 1
+
+    def __init__(self):
+        self.queue, self.ran = [], []
+
+    def submit(self, task):
+        self.queue.append(task)
+
+    def wait(self, timeout):
+        from betavae_sym.experiments.tasks import run_task
+
+        results = [run_task(task) for task in self.queue]
+        self.ran += [task.task_id for task in self.queue]
+        self.queue = []
+        return results
+
+    def close(self):
+        pass
+
+
+def _store_with_claim(tmp_path, owner: str, expires_in: float):
+    """A new store of the tiny sweep's beta = 1, two realizations; task 0 claimed by ``owner``."""
+    from betavae_sym.experiments.store import Store, create_store
+    from betavae_sym.experiments.tasks import make_tasks, settings_hash
+
+    settings, _, _ = tiny_settings()
+    digest = settings_hash(settings)
+    create_store(tmp_path / "claimed.db", settings, digest, "test")
+    store = Store(tmp_path / "claimed.db", digest)
+    tasks = make_tasks(settings, [1.0], 2)
+    store.connection.execute("INSERT INTO claims VALUES (?, ?, ?, ?)",
+                             (tasks[0].task_id, owner, time.time() + expires_in, time.time()))
+    return store, tasks
+
+
+def test_a_task_whose_claim_expires_is_run_by_another_process(tmp_path):
+    from betavae_sym.experiments.executors import run_claimed
+
+    store, tasks = _store_with_claim(tmp_path, "another-host/4242/abc", expires_in=1.5)
+    executor = InProcessExecutor()
+    start = time.monotonic()
+    steps = list(run_claimed(tasks, store, executor, lease_seconds=1.0))
+    waited = time.monotonic() - start
+    assert executor.ran == [tasks[1].task_id, tasks[0].task_id]  # the free task first, the claimed one after expiry
+    assert waited >= 1.4, "a live claim of another host was taken before it expired"
+    assert [step.done for step in steps if step.result is not None] == [1, 2]
+    assert store.finished_ids() == {task.task_id for task in tasks}
+    assert store.connection.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+    store.close()
+
+
+def test_a_claim_of_a_process_of_this_host_that_ended_is_taken_at_once(tmp_path):
+    import socket
+
+    from betavae_sym.experiments.executors import run_claimed
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    store, tasks = _store_with_claim(tmp_path, f"{socket.gethostname()}/{ended.pid}/abc", expires_in=3600)
+    executor = InProcessExecutor()
+    list(run_claimed(tasks, store, executor, lease_seconds=3600))
+    assert sorted(executor.ran) == sorted(task.task_id for task in tasks)
+    store.close()

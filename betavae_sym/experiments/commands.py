@@ -180,7 +180,9 @@ def simulate_handler(args: argparse.Namespace) -> int:
                       connect_timeout=args.connect_timeout)
     sys.stdout.write(f"{args.dataset}: {report.total} tasks ({len(betas)} beta x {realizations} realizations); "
                      f"{report.already_done} already in {args.store}, {report.ran} run now "
-                     f"({report.diverged} diverged) in {report.seconds:.1f} s\n")
+                     f"({report.diverged} diverged)"
+                     + (f", {report.by_others} by other processes" if report.by_others else "")
+                     + f" in {report.seconds:.1f} s\n")
     return 0
 
 

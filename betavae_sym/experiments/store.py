@@ -8,10 +8,18 @@ Schema (version 1)::
           status TEXT ('done' | 'diverged'), message TEXT, metrics TEXT (JSON), final_loss REAL,
           train_seconds REAL, eval_seconds REAL, finished_at REAL (Unix time), version TEXT, host TEXT,
           params BLOB (.npz of the trained parameters, realization 0 only))
+    claims(task_id TEXT PRIMARY KEY, owner TEXT, expires_at REAL (Unix time), claimed_at REAL)
+
+``claims`` holds the leases of the tasks being trained now (see :meth:`Store.claim`):
+a process that runs a task claims it first, renews the lease while it trains,
+and deletes the claim with the result; the claim of a process that died
+expires, and another process then runs the task. The table was added after
+schema 1 was first written; a read-write :class:`Store` creates it in an older
+store (readers never need it), so the schema version stays 1.
 
 The file carries ``PRAGMA application_id`` = :data:`APPLICATION_ID`, so a
 foreign SQLite file is recognised. A store is created whole (in a temporary
-file, then renamed); each finished task is one transaction. An existing file
+file, then linked to its name, never replacing one another process made); each finished task is one transaction. An existing file
 is validated through a read-only connection before anything is written: a
 corrupt or foreign file, another schema or other settings raise
 :class:`~betavae_sym.errors.BadInput` and leave it untouched.
@@ -21,9 +29,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import tempfile
 import time
+import uuid
+from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 from betavae_sym.errors import BadInput
@@ -42,6 +54,10 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_beta ON tasks (beta, realization);
 """
+
+_CLAIMS = """CREATE TABLE IF NOT EXISTS claims (
+    task_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL, claimed_at REAL NOT NULL
+)"""
 
 
 def read_meta(path: Path) -> dict:
@@ -89,8 +105,14 @@ def check_settings(path: Path, meta: dict, settings: dict, settings_hash: str) -
                    f"{'; ...' if len(differences) > 4 else ''}); use another --store or the store's settings")
 
 
-def create_store(path: Path, settings: dict, settings_hash: str, version: str) -> None:
-    """Create an empty store at ``path`` atomically (temporary file in the same folder, then rename)."""
+def create_store(path: Path, settings: dict, settings_hash: str, version: str) -> bool:
+    """Create an empty store at ``path`` atomically, unless a file is there already; True when this call made it.
+
+    The store is written whole to a temporary file in the same folder, then
+    linked to ``path``, which fails if another process created the store
+    meanwhile (two ``simulate`` runs starting on the same new store): that
+    store is kept, and the caller validates it like any existing one.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -98,6 +120,7 @@ def create_store(path: Path, settings: dict, settings_hash: str, version: str) -
         connection = sqlite3.connect(tmp)
         try:
             connection.executescript(_SCHEMA)
+            connection.execute(_CLAIMS)
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             from betavae_sym.experiments.tasks import canonical_json
 
@@ -107,33 +130,119 @@ def create_store(path: Path, settings: dict, settings_hash: str, version: str) -
             connection.commit()
         finally:
             connection.close()
-        os.replace(tmp, path)
-    except BaseException:
+        try:
+            os.link(tmp, path)  # never replaces a store another process has just created
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: rename (replaces a store created meanwhile)
+            os.replace(tmp, path)
+        return True
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def new_owner() -> str:
+    """A claimant's name, ``host/pid/nonce``: unique per call, and telling which process holds a claim."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+def owner_alive(owner: str) -> bool:
+    """False when ``owner`` (see :func:`new_owner`) is a process of this host that no longer exists.
+
+    A process on another host cannot be asked: it counts as alive, and only its lease expiry frees its claims.
+    """
+    host, _, rest = owner.partition("/")
+    pid = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
 
 
 class Store:
-    """A read-write connection to a validated store."""
+    """A read-write connection to a validated store; creates the ``claims`` table when it is missing."""
 
     def __init__(self, path: Path, settings_hash: str):
         self.path = Path(path)
         self.settings_hash = settings_hash
-        self.connection = sqlite3.connect(self.path, timeout=60)
+        # autocommit: every transaction below is explicit (BEGIN IMMEDIATE takes the write lock at once)
+        self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.connection.execute(_CLAIMS)
+
+    @contextmanager
+    def _transaction(self):
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
 
     def finished_ids(self) -> set[str]:
         return {row[0] for row in self.connection.execute("SELECT task_id FROM tasks")}
 
+    def claim(self, task_ids: Iterable[str], count: int, owner: str, lease_seconds: float) -> list[str]:
+        """Claim up to ``count`` of ``task_ids`` (in their order) for ``owner``; return the claimed ids.
+
+        A task is free when it is not finished and nobody else holds a live
+        claim on it: a claim is dead once its lease has expired or its owner
+        is a process of this host that has ended (:func:`owner_alive`). Claims
+        ``owner`` already holds are not returned again. One transaction, under
+        the write lock, so two processes never claim the same task.
+        """
+        if count < 1:
+            return []
+        with self._transaction() as connection:
+            now = time.time()
+            finished = self.finished_ids()
+            held = {task_id: (holder, expires) for task_id, holder, expires
+                    in connection.execute("SELECT task_id, owner, expires_at FROM claims")}
+            alive: dict[str, bool] = {}
+            chosen = []
+            for task_id in task_ids:
+                if task_id in finished:
+                    continue
+                if task_id in held:
+                    holder, expires = held[task_id]
+                    if holder == owner:
+                        continue
+                    if expires > now and alive.setdefault(holder, owner_alive(holder)):
+                        continue
+                chosen.append(task_id)
+                if len(chosen) == count:
+                    break
+            connection.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)",
+                                   [(task_id, owner, now + lease_seconds, now) for task_id in chosen])
+        return chosen
+
+    def renew(self, owner: str, lease_seconds: float) -> None:
+        """Extend every claim of ``owner`` to ``lease_seconds`` from now."""
+        with self._transaction() as connection:
+            connection.execute("UPDATE claims SET expires_at = ? WHERE owner = ?", (time.time() + lease_seconds, owner))
+
+    def release(self, owner: str) -> None:
+        """Drop every claim of ``owner`` (its tasks are free again at once)."""
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+
     def write(self, result: dict) -> None:
-        """Record one finished task in its own transaction (a task already present is left as it is)."""
-        with self.connection:
-            self.connection.execute(
+        """Record one finished task and drop its claim, in one transaction (a task already present is left as it
+        is: another process whose claim had expired may have finished it too, with the same numbers)."""
+        with self._transaction() as connection:
+            connection.execute(
                 "INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (result["task_id"], result["beta"], result["realization"], result["seed"], self.settings_hash,
                  result["status"], result["message"],
                  None if result["metrics"] is None else json.dumps(result["metrics"]), result["final_loss"],
                  result["train_seconds"], result["eval_seconds"], time.time(), result["version"],
                  result["host"], result["params"]))
+            connection.execute("DELETE FROM claims WHERE task_id = ?", (result["task_id"],))
 
     def close(self) -> None:
         self.connection.close()

@@ -27,6 +27,7 @@ class SimulateReport:
     ran: int
     diverged: int
     seconds: float
+    by_others: int = 0  # tasks that other processes on the same store ran meanwhile
 
 
 def simulate(settings: dict, betas, realizations: int, store_path: Path, *, executor: str = "local",
@@ -42,7 +43,7 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
     import time
 
     from betavae_sym import __version__
-    from betavae_sym.experiments.executors import DaskExecutor, run_local
+    from betavae_sym.experiments.executors import DaskExecutor, LocalExecutor, run_claimed
     from betavae_sym.experiments.store import Store, check_settings, create_store, read_meta
     from betavae_sym.experiments.tasks import make_tasks, settings_hash
 
@@ -64,10 +65,11 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
         check_settings(store_path, read_meta(store_path), settings, digest)
     tasks = make_tasks(settings, betas, realizations)
     start = time.perf_counter()
-    runner = None
     if executor == "dask":
-        runner = DaskExecutor(scheduler, workers, timeout=connect_timeout)
-    elif executor != "local":
+        runner = DaskExecutor(scheduler, workers, timeout=connect_timeout, dataset=dataset)
+    elif executor == "local":
+        runner = LocalExecutor(workers, dataset)
+    else:
         raise BadInput(f"--executor: '{executor}' is not local or dask")
     store = None
     bar = None
@@ -75,32 +77,33 @@ def simulate(settings: dict, betas, realizations: int, store_path: Path, *, exec
     try:
         if not exists:
             store_path.parent.mkdir(parents=True, exist_ok=True)
-            create_store(store_path, settings, digest, __version__)
+            if not create_store(store_path, settings, digest, __version__):  # another process was first
+                check_settings(store_path, read_meta(store_path), settings, digest)
         store = Store(store_path, digest)
-        done = store.finished_ids()
-        pending = [task for task in tasks if task.task_id not in done]
+        already_done = len(store.finished_ids() & {task.task_id for task in tasks})
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending), unit="task", file=sys.stderr,
+            bar = tqdm(total=len(tasks), initial=already_done, unit="task", file=sys.stderr,
                        desc=f"{settings['dataset']['dataset']}", dynamic_ncols=True)
-        results = runner.run(pending, dataset) if runner is not None else run_local(pending, workers, dataset)
-        for result in results:
-            store.write(result)
-            ran += 1
-            diverged += result["status"] != "done"
+        # tasks are claimed in the store, so that other processes on the same store share them
+        for step in run_claimed(tasks, store, runner):
+            if step.result is not None:
+                ran += 1
+                diverged += step.result["status"] != "done"
+                if bar is not None:
+                    bar.set_postfix(beta=f"{step.result['beta']:g}", r=step.result["realization"])
             if bar is not None:
-                bar.set_postfix(beta=f"{result['beta']:g}", r=result["realization"])
-                bar.update(1)
+                bar.update(step.done - bar.n)
     finally:
         if bar is not None:
             bar.close()
         if store is not None:
             store.close()
-        if runner is not None:
-            runner.close()
-    return SimulateReport(total=len(tasks), already_done=len(tasks) - len(pending), ran=ran, diverged=diverged,
-                          seconds=time.perf_counter() - start)
+        runner.close()
+    return SimulateReport(total=len(tasks), already_done=already_done, ran=ran, diverged=diverged,
+                          seconds=time.perf_counter() - start,
+                          by_others=len(tasks) - already_done - ran)
 
 
 def preset_settings(dataset: str, preset: str | None = "quick", **options) -> tuple[dict, list[float], int]:
