@@ -179,3 +179,22 @@ def test_a_claim_of_a_process_of_this_host_that_ended_is_taken_at_once(tmp_path)
     list(run_claimed(tasks, store, executor, lease_seconds=3600))
     assert sorted(executor.ran) == sorted(task.task_id for task in tasks)
     store.close()
+
+
+def test_a_store_made_before_claims_existed_gets_the_table_and_is_resumed(tmp_path):
+    import sqlite3
+
+    from betavae_sym.experiments.executors import run_claimed
+    from betavae_sym.experiments.store import Store, read_meta
+
+    store, tasks = _store_with_claim(tmp_path, "another-host/1/x", expires_in=-1.0)  # an expired claim
+    store.close()
+    connection = sqlite3.connect(tmp_path / "claimed.db")
+    connection.execute("DROP TABLE claims")  # as an older version wrote it
+    connection.commit()
+    connection.close()
+    store = Store(tmp_path / "claimed.db", read_meta(tmp_path / "claimed.db")["settings_hash"])
+    executor = InProcessExecutor()
+    list(run_claimed(tasks, store, executor))
+    assert store.finished_ids() == {task.task_id for task in tasks}
+    store.close()
