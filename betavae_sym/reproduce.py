@@ -9,6 +9,7 @@ it; the exit status is 1. Layout of ``out``::
     report.html  report.md  checks.json  analytic.json  analytic-fixed-decoder.json
     figure3.png/.svg  figure3-fixed-decoder.png/.svg
     derivations/*.md
+    .cache/derivations.json  (the symbolic run, reused while its sources and versions are unchanged)
     sweeps/  (<dataset>-<preset>.db stores, resumed; summaries JSON/CSV; figure4, figure4e, figure5, figure5e)
 """
 
@@ -106,9 +107,21 @@ def reproduce(out: Path, preset: str = "quick", *, progress: bool = True, jobs: 
 
 
 def _derivations(run: ReproduceRun, topics) -> str:
+    from betavae_sym import derivation_cache
     from betavae_sym.fileio import atomic_write_text
 
+    cache, key = derivation_cache.cache_path(run.out), derivation_cache.derivation_key(topics)
+    reused = derivation_cache.load(cache, key) if run.context.symbolic_run is None else None
+    if reused is not None:
+        run.context.symbolic_run = reused
+        _say(run.context.progress, f"derivations: reused from {cache} (the symbolic sources and the versions of "
+                                   f"betavae-sym, SymPy and Python are those of the run that saved it; key {key[:12]})")
+    elif cache.exists() and run.context.symbolic_run is None:
+        _say(run.context.progress, f"derivations: {cache} was made from other symbolic sources or versions; "
+                                   "deriving afresh")
     symbolic = run.context.symbolic(topics)
+    if reused is None:
+        derivation_cache.save(cache, key, symbolic)
     folder = run.out / "derivations"
     folder.mkdir(exist_ok=True)
     for name, text in symbolic.documents.items():
@@ -116,7 +129,7 @@ def _derivations(run: ReproduceRun, topics) -> str:
         run.files.append((folder / name, "derivation (Markdown, as 'betavae-sym derive' writes it)"))
     statuses = [r["status"] for r in symbolic.equations.values()]
     return (f"{len(symbolic.documents)} documents, {len(statuses)} equations: {statuses.count('agrees')} agree, "
-            f"{statuses.count('erratum')} errata")
+            f"{statuses.count('erratum')} errata" + ("" if reused is None else f"; reused from {cache.relative_to(run.out)}"))
 
 
 def _analytic(run: ReproduceRun) -> str:
