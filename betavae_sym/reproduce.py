@@ -66,22 +66,26 @@ def reproduce(out: Path, preset: str = "quick", *, progress: bool = True, jobs: 
     ``only`` (check ids), ``topics`` (symbolic topics), ``sweep_options``
     (options of :func:`betavae_sym.experiments.sweep.run_sweeps`) and
     ``analytic_betas`` shrink the run, for tests and quick looks. BadInput for
-    an unknown preset, an unknown check id, or an unwritable ``out``.
+    an unknown preset, an unknown check id, an unwritable ``out``, or a
+    damaged deep sweep store in ``out/sweeps`` (all before anything is written).
     """
     from betavae_sym.errors import BadInput
+    from betavae_sym.experiments.sweep import check_sweep_stores
     from betavae_sym.fileio import ensure_writable_dir
     from betavae_sym.paper_checks import Context, select
-    from betavae_sym.paper_checks.context import ALL_TOPICS
+    from betavae_sym.paper_checks.context import ALL_TOPICS, DEEP_DATASETS
 
     if preset not in PRESETS:
         raise BadInput(f"--preset: unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
     checks = select(only)                                   # unknown ids: BadInput before any work
+    needs_deep = only is None or any("deep" in c.needs for c in checks)
+    if needs_deep:  # a damaged store of an earlier run: BadInput before any work
+        check_sweep_stores(Path(out) / "sweeps", preset=preset, datasets=DEEP_DATASETS, **(sweep_options or {}))
     out = ensure_writable_dir(Path(out), "--out")
     topics = tuple(ALL_TOPICS if topics is None else topics)
     context = Context(preset=preset, sweeps_dir=out / "sweeps", jobs=jobs, progress=progress,
                       sweep_options=dict(sweep_options or {}), analytic_betas=analytic_betas)
     run = ReproduceRun(out=out, preset=preset, context=context)
-    needs_deep = only is None or any("deep" in c.needs for c in checks)
     stages = [("derivations", lambda: _derivations(run, topics)),
               ("analytic", lambda: _analytic(run)),
               ("deep", lambda: _deep(run)) if needs_deep else None,
@@ -137,7 +141,8 @@ def _analytic(run: ReproduceRun) -> str:
     from betavae_sym.linear.figure import save_figure3
 
     runs = run.context.analytic()
-    for which, stem, caption in (("full", "figure3", "Figure 3: analytic beta-VAE at its optimum (paper's A, N = 128, k = 2)"),
+    for which, stem, caption in (("full", "figure3", "Figure 3: analytic β-VAE at its optimum against β "
+                                                     "(paper's A, N = 128, k = 2; nats averaged over p(x))"),
                                  ("fixed", "figure3-fixed-decoder", "Figure 3 with the decoder fixed at D = A")):
         result = runs[which]
         name = "analytic.json" if which == "full" else "analytic-fixed-decoder.json"
@@ -151,10 +156,15 @@ def _analytic(run: ReproduceRun) -> str:
             f"{e['tie_argmin']:.4f}, MIE min at {e['mie_argmin']:.4f}")
 
 
-_DEEP_CAPTIONS = {"figure4": "Figure 4: deep beta-VAE on mixed digits (mean, min, max over realizations)",
-                  "figure4e": "Figure 4E: mixed digits, reconstructions and traversals",
-                  "figure5": "Figure 5: deep beta-VAE on a positioned digit (mean, min, max over realizations)",
-                  "figure5e": "Figure 5E: positioned digit, latent traversals at small and large beta"}
+_DEEP_CAPTIONS = {
+    "figure4": "Figure 4 A–D: deep β-VAE on mixed digits; ELBO, TIE, reconstruction and KL against β "
+               "(mean over realizations solid, min and max dashed)",
+    "figure4e": "Figure 4E: mixed digits, latent traversals of realization 0 at the smallest and the largest β "
+                "(decoded images over a grid of the two latent units, in prior standard deviations)",
+    "figure5": "Figure 5 A–D: deep β-VAE on a positioned digit; ELBO, TIE, reconstruction and KL against β "
+               "(mean over realizations solid, min and max dashed)",
+    "figure5e": "Figure 5E: positioned digit, latent traversals of realization 0 at the smallest and the largest β "
+                "(decoded images over a grid of the two latent units, in prior standard deviations)"}
 
 
 def _deep(run: ReproduceRun) -> str:

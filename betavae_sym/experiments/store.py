@@ -41,6 +41,8 @@ from pathlib import Path
 from betavae_sym.errors import BadInput
 
 SCHEMA_VERSION = 1
+#: Sections of the settings document of every store (see ``experiments.tasks``).
+SETTINGS_SECTIONS = ("dataset", "training", "metrics")
 #: ``PRAGMA application_id`` of a betavae-sym store ("bVAE" in ASCII).
 APPLICATION_ID = 0x62564145
 
@@ -88,7 +90,20 @@ def read_meta(path: Path) -> dict:
     if meta.get("schema_version") != str(SCHEMA_VERSION):
         raise BadInput(f"--store: '{path}' has schema version {meta.get('schema_version')!r}, this software "
                        f"reads {SCHEMA_VERSION}; use a new store")
-    meta["settings"] = json.loads(meta["settings"])
+    for key in ("settings_hash", "settings"):
+        if key not in meta:
+            raise BadInput(f"'{path}' has no {key!r} in its meta table: the store is damaged; use another store",
+                           parameter="store")
+    try:
+        settings = json.loads(meta["settings"])
+    except ValueError as exc:
+        raise BadInput(f"'{path}': the 'settings' row of its meta table is not valid JSON ({exc}): the store is "
+                       "damaged; use another store", parameter="store") from None
+    if not (isinstance(settings, dict) and all(isinstance(settings.get(section), dict) for section in SETTINGS_SECTIONS)
+            and isinstance(settings["dataset"].get("dataset"), str)):
+        raise BadInput(f"'{path}': the 'settings' row of its meta table is not a settings document (sections "
+                       f"{', '.join(SETTINGS_SECTIONS)}): the store is damaged; use another store", parameter="store")
+    meta["settings"] = settings
     return meta
 
 
@@ -249,7 +264,10 @@ class Store:
 
 
 def read_rows(path: Path) -> tuple[dict, list[dict]]:
-    """Validate the store read-only; return ``(meta, rows)``, rows sorted by (beta, realization)."""
+    """Validate the store read-only; return ``(meta, rows)``, rows sorted by (beta, realization).
+
+    Every row's metrics are decoded and checked (:func:`decode_metrics`): a damaged row is BadInput naming it.
+    """
     meta = read_meta(path)
     connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
@@ -262,16 +280,92 @@ def read_rows(path: Path) -> tuple[dict, list[dict]]:
     finally:
         connection.close()
     for row in rows:
-        row["metrics"] = None if row["metrics"] is None else json.loads(row["metrics"])
+        row["metrics"] = decode_metrics(path, row)
     return meta, rows
 
 
-def read_params(path: Path, beta: float, realization: int = 0) -> tuple[bytes, str] | None:
-    """The saved parameters and seed of (beta, realization), or None."""
+def _row_name(row) -> str:
+    return f"row beta = {row['beta']}, realization {row['realization']} (task {str(row['task_id'])[:12]})"
+
+
+_REMOVE_ROW = "remove that row and run simulate again to recompute it, or use another store"
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def decode_metrics(path: Path, row: dict) -> dict | None:
+    """The metrics of a store row, decoded from JSON (None for a diverged task); BadInput naming the store and
+    the row when they are not valid JSON, or not a record of numbers (``kl_units`` a list of numbers)."""
+    from betavae_sym.experiments.metrics import SCALAR_METRICS
+
+    text = row["metrics"]
+    if text is None and row["status"] != "done":
+        return None
+    try:
+        metrics = json.loads(text) if isinstance(text, (str, bytes)) else text
+    except ValueError as exc:
+        raise BadInput(f"'{path}' {_row_name(row)}: its metrics are not valid JSON ({exc}); {_REMOVE_ROW}",
+                       parameter="store") from None
+    if not (isinstance(metrics, dict) and isinstance(metrics.get("kl_units"), list)
+            and all(_is_number(value) for value in metrics["kl_units"])
+            and all(_is_number(metrics[name]) for name in SCALAR_METRICS if name in metrics)):
+        raise BadInput(f"'{path}' {_row_name(row)}: its metrics are not a record of numbers by name with "
+                       f"'kl_units' a list of numbers; {_REMOVE_ROW}", parameter="store")
+    return metrics
+
+
+def check_params(path: Path, row: dict, blob) -> None:
+    """BadInput naming the store and the row unless ``blob`` is a readable ``.npz`` (every array read, CRCs
+    checked, no pickles)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            for key in data.files:
+                data[key]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, TypeError) as exc:
+        raise BadInput(f"'{path}' {_row_name(row)}: its saved network parameters are not a readable .npz "
+                       f"({type(exc).__name__}: {exc}); {_REMOVE_ROW}", parameter="store") from None
+
+
+def validate_store(path: Path, settings: dict | None = None, settings_hash: str | None = None) -> dict:
+    """Read the whole store at ``path`` (read-only) and check it before anything relies on it; return its meta.
+
+    BadInput names the store, and the row where one is damaged: a corrupt or
+    foreign file, a damaged meta table, other settings than ``settings``
+    (when given, with their ``settings_hash``), metrics that are not valid
+    JSON, saved parameters that are not a readable ``.npz``.
+    """
+    meta, _ = read_rows(path)
+    if settings is not None:
+        check_settings(path, meta, settings, settings_hash)
     connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
-        row = connection.execute("SELECT params, seed FROM tasks WHERE beta = ? AND realization = ? "
-                                 "AND params IS NOT NULL", (beta, realization)).fetchone()
+        connection.row_factory = sqlite3.Row
+        for row in connection.execute("SELECT task_id, beta, realization, params FROM tasks WHERE params IS NOT NULL"):
+            check_params(path, row, row["params"])
+    except sqlite3.DatabaseError as exc:
+        raise BadInput(f"--store: '{path}' cannot be read ({exc}); choose another path") from None
     finally:
         connection.close()
-    return None if row is None else (row[0], row[1])
+    return meta
+
+
+def read_params(path: Path, beta: float, realization: int = 0) -> tuple[bytes, str] | None:
+    """The saved parameters (checked: :func:`check_params`) and seed of (beta, realization), or None."""
+    connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        connection.row_factory = sqlite3.Row
+        row = connection.execute("SELECT task_id, beta, realization, params, seed FROM tasks WHERE beta = ? AND "
+                                 "realization = ? AND params IS NOT NULL", (beta, realization)).fetchone()
+    finally:
+        connection.close()
+    if row is None:
+        return None
+    check_params(path, row, row["params"])
+    return row["params"], row["seed"]

@@ -155,6 +155,40 @@ class SweepOutput:
     files: list[Path]
 
 
+def _step(progress: bool, text: str) -> None:
+    """A step without a progress bar of its own, named on standard error (seconds each; the training has a bar)."""
+    if progress:
+        sys.stderr.write(text + " ...\n")
+        sys.stderr.flush()
+
+
+def sweep_store_path(out_dir: Path, dataset: str, preset: str | None) -> Path:
+    """The store of ``dataset`` that :func:`run_sweeps` keeps in ``out_dir``: ``<dataset>-<preset>.db``."""
+    return Path(out_dir) / f"{dataset}-{preset or 'custom'}.db"
+
+
+def check_sweep_stores(out_dir: Path, *, preset: str | None = "quick",
+                       datasets=("mixed-digits", "positioned-digit"), **options) -> list[tuple]:
+    """The plans ``(dataset, settings, betas, realizations)`` of :func:`run_sweeps`, after checking every
+    store of theirs that exists in ``out_dir`` (:func:`betavae_sym.experiments.store.validate_store`:
+    readable, the same settings, every row's metrics and saved parameters intact).
+
+    Run before any work, so that a damaged store is BadInput at once rather than after the other sweeps.
+    ``options`` are those of :func:`run_sweeps`; the ones that say how to run (executor, workers, ...) are ignored.
+    """
+    from betavae_sym.experiments.store import validate_store
+    from betavae_sym.experiments.tasks import settings_hash
+
+    options = {key: value for key, value in options.items()
+               if key not in ("executor", "workers", "scheduler", "connect_timeout", "progress", "overlays")}
+    plans = [(name, *preset_settings(name, preset, **options)) for name in datasets]
+    for name, settings, _, _ in plans:
+        store = sweep_store_path(out_dir, name, preset)
+        if store.exists():
+            validate_store(store, settings, settings_hash(settings))
+    return plans
+
+
 def run_sweeps(out_dir: Path, *, preset: str | None = "quick", datasets=("mixed-digits", "positioned-digit"),
                executor: str = "local", workers: int | None = None, scheduler: str | None = None,
                connect_timeout: float = 10.0, progress: bool = True, overlays: dict | None = None,
@@ -178,14 +212,16 @@ def run_sweeps(out_dir: Path, *, preset: str | None = "quick", datasets=("mixed-
     from betavae_sym.experiments.tasks import build_sweep_dataset
     from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
 
-    plans = [(name, *preset_settings(name, preset, **options)) for name in datasets]  # all inputs checked first
+    plans = check_sweep_stores(out_dir, preset=preset, datasets=datasets, **options)  # all inputs checked first
     out_dir = ensure_writable_dir(Path(out_dir), "--out")
     outputs = {}
     for name, settings, betas, realizations in plans:
-        store = out_dir / f"{name}-{preset or 'custom'}.db"
+        store = sweep_store_path(out_dir, name, preset)
+        _step(progress, f"{name}: building the dataset (n = {settings['dataset']['n']})")
         report = simulate(settings, betas, realizations, store, executor=executor, workers=workers,
                           scheduler=scheduler, progress=progress, dataset=build_sweep_dataset(settings),
                           connect_timeout=connect_timeout)
+        _step(progress, f"{name}: summary and figures")
         summary = summarize(store)
         files = [out_dir / f"{name}-summary.json", out_dir / f"{name}-summary.csv"]
         atomic_write_text(files[0], summary_json(summary))
