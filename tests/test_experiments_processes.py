@@ -53,7 +53,7 @@ def _alive(processes: dict[int, str]) -> dict[int, str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to list child processes")
-@pytest.mark.parametrize("executor", ["local", "dask"])
+@pytest.mark.parametrize("executor", ["local", pytest.param("dask", marks=pytest.mark.slow)])  # dask: its own nannies
 def test_workers_exit_within_seconds_when_simulate_is_killed(tmp_path, executor):
     if executor == "dask":
         pytest.importorskip("dask.distributed")
