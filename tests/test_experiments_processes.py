@@ -52,27 +52,20 @@ def _alive(processes: dict[int, str]) -> dict[int, str]:
             if pid in table and table[pid][2] == start and table[pid][1] != "Z"}
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to list child processes")
-@pytest.mark.parametrize("executor", ["local", pytest.param("dask", marks=pytest.mark.slow)])  # dask: its own nannies
-def test_workers_exit_within_seconds_when_simulate_is_killed(tmp_path, executor):
-    if executor == "dask":
-        pytest.importorskip("dask.distributed")
-    args = tiny_args(tmp_path / "sweep.db", "--workers", "2", "--executor", executor)
-    args[args.index("--epochs") + 1] = "400"  # long enough to be killed in the middle
-    process = subprocess.Popen([sys.executable, "-m", "betavae_sym", *args], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+def _assert_no_process_outlives_a_kill(argv, cwd) -> None:
+    """Start ``betavae-sym argv``; once it has child processes, kill it (SIGKILL) and require every descendant
+    to be gone within :data:`ORPHAN_GRACE` seconds."""
+    process = subprocess.Popen([sys.executable, "-m", "betavae_sym", *argv], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     children = {}
     try:
         deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
+        while process.poll() is None and time.monotonic() < deadline and len(children) < 2:
             children = _descendants(process.pid)
-            if len(children) >= 2 and rows(tmp_path / "sweep.db") == 0:  # the pool is up, training
-                time.sleep(1.0)
-                children = _descendants(process.pid)
-                break
             time.sleep(0.05)
-        assert process.poll() is None and len(children) >= 2, "simulate did not start its worker pool"
+        time.sleep(1.0)  # the rest of the pool starts and gets to work
+        children = _descendants(process.pid)
+        assert process.poll() is None and len(children) >= 2, f"{argv[0]} did not start its worker pool"
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         killed = time.monotonic()
@@ -83,6 +76,25 @@ def test_workers_exit_within_seconds_when_simulate_is_killed(tmp_path, executor)
     finally:
         for pid in _alive(children):
             os.kill(pid, signal.SIGKILL)
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to list processes")
+
+
+@needs_proc
+@pytest.mark.parametrize("executor", ["local", pytest.param("dask", marks=pytest.mark.slow)])  # dask: its own nannies
+def test_workers_exit_within_seconds_when_simulate_is_killed(tmp_path, executor):
+    if executor == "dask":
+        pytest.importorskip("dask.distributed")
+    args = tiny_args(tmp_path / "sweep.db", "--workers", "2", "--executor", executor)
+    args[args.index("--epochs") + 1] = "400"  # long enough to be killed in the middle of its tasks
+    _assert_no_process_outlives_a_kill(args, tmp_path)
+
+
+@needs_proc
+def test_derivation_workers_exit_within_seconds_when_derive_is_killed(tmp_path):
+    _assert_no_process_outlives_a_kill(["derive", "--out", str(tmp_path / "derivations"), "--jobs", "2",
+                                        "--no-progress"], tmp_path)
 
 
 def _simulate(args, cwd) -> subprocess.Popen:

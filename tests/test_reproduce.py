@@ -99,7 +99,7 @@ def test_unknown_check_id_is_bad_input_before_any_output(tmp_path):
 
 
 def test_the_report_opens_in_a_real_browser_with_every_image_and_no_console_error(tiny_report, tmp_path):
-    from chromium import find_browser, open_page
+    from chromium_devtools import find_browser, open_page
 
     browser = find_browser()
     if browser is None:
@@ -114,7 +114,7 @@ def test_the_report_opens_in_a_real_browser_with_every_image_and_no_console_erro
 
 
 def test_the_browser_check_sees_a_broken_image_and_console_errors(tmp_path):
-    from chromium import find_browser, open_page
+    from chromium_devtools import find_browser, open_page
 
     browser = find_browser()
     if browser is None:

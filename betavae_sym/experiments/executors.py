@@ -19,8 +19,8 @@ Both have ``slots`` (tasks to keep in flight), ``submit(task)``,
 the parent process writes every result to the store, and claims every task
 in the store before submitting it (:func:`run_claimed`), so that several
 ``simulate`` processes on one store (local, Dask, or both) share the work.
-A local pool worker whose parent process dies (``kill -9``) exits within
-:data:`PARENT_POLL_SECONDS` (see :func:`exit_with_parent`).
+A local pool worker whose parent process dies (``kill -9``) exits within a
+second (:func:`betavae_sym.processes.exit_with_parent`).
 """
 
 from __future__ import annotations
@@ -28,17 +28,15 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from betavae_sym.errors import BadInput
+from betavae_sym.processes import exit_with_parent
 
 #: Seconds to wait for a Dask scheduler before giving up.
 CONNECT_TIMEOUT = 10.0
-#: How often a pool worker checks that its parent process is still alive.
-PARENT_POLL_SECONDS = 0.5
 
 
 def available_cores() -> int:
@@ -46,27 +44,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def exit_with_parent(parent: int, poll_seconds: float = PARENT_POLL_SECONDS) -> threading.Thread:
-    """Start a daemon thread that ends this process as soon as ``parent`` (a process id) is no longer its parent.
-
-    A pool worker blocks on its task queue forever once the parent is gone
-    (it holds both ends of the queue's pipe, so it never sees end-of-file);
-    the thread notices the change of parent (the orphan is re-parented)
-    within ``poll_seconds`` and exits at once, abandoning the task in flight.
-    ``parent`` is passed in rather than read here, so that a parent that died
-    before the worker got this far is noticed too.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_seconds)
-        os._exit(1)  # no clean-up: the parent that would want the result is gone
-
-    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
-    thread.start()
-    return thread
 
 
 def _init_worker(parent: int, settings: dict | None, dataset) -> None:
