@@ -9,6 +9,7 @@ it; the exit status is 1. Layout of ``out``::
     report.html  report.md  checks.json  analytic.json  analytic-fixed-decoder.json
     figure3.png/.svg  figure3-fixed-decoder.png/.svg
     derivations/*.md
+    .cache/derivations.json  (the symbolic run, reused while its sources and versions are unchanged)
     sweeps/  (<dataset>-<preset>.db stores, resumed; summaries JSON/CSV; figure4, figure4e, figure5, figure5e)
 """
 
@@ -66,22 +67,28 @@ def reproduce(out: Path, preset: str = "quick", *, progress: bool = True, jobs: 
     (options overriding the deep sweeps' preset, by name, as in
     :meth:`betavae_sym.experiments.settings.SweepSettings.preset`) and
     ``analytic_betas`` shrink the run, for tests and quick looks. BadInput for
-    an unknown preset, an unknown check id, or an unwritable ``out``.
+    an unknown preset, an unknown check id, an unwritable ``out``, or a
+    damaged deep sweep store in ``out/sweeps`` (all before anything is written).
     """
     from betavae_sym.errors import BadInput
+    from betavae_sym.experiments.settings import preset_sweeps
+    from betavae_sym.experiments.sweep import check_sweep_stores
     from betavae_sym.fileio import ensure_writable_dir
     from betavae_sym.paper_checks import Context, select
-    from betavae_sym.paper_checks.context import ALL_TOPICS
+    from betavae_sym.paper_checks.context import ALL_TOPICS, DEEP_DATASETS
 
     if preset not in PRESETS:
         raise BadInput(f"--preset: unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
     checks = select(only)                                   # unknown ids: BadInput before any work
+    needs_deep = only is None or any("deep" in c.needs for c in checks)
+    if needs_deep:  # a damaged store of an earlier run: BadInput before any work
+        check_sweep_stores(Path(out) / "sweeps", preset_sweeps(preset, DEEP_DATASETS, **(sweep_options or {})),
+                           label=preset)
     out = ensure_writable_dir(Path(out), "--out")
     topics = tuple(ALL_TOPICS if topics is None else topics)
     context = Context(preset=preset, sweeps_dir=out / "sweeps", jobs=jobs, progress=progress,
                       sweep_options=dict(sweep_options or {}), analytic_betas=analytic_betas)
     run = ReproduceRun(out=out, preset=preset, context=context)
-    needs_deep = only is None or any("deep" in c.needs for c in checks)
     stages = [("derivations", lambda: _derivations(run, topics)),
               ("analytic", lambda: _analytic(run)),
               ("deep", lambda: _deep(run)) if needs_deep else None,
@@ -107,9 +114,21 @@ def reproduce(out: Path, preset: str = "quick", *, progress: bool = True, jobs: 
 
 
 def _derivations(run: ReproduceRun, topics) -> str:
+    from betavae_sym import derivation_cache
     from betavae_sym.fileio import atomic_write_text
 
+    cache, key = derivation_cache.cache_path(run.out), derivation_cache.derivation_key(topics)
+    reused = derivation_cache.load(cache, key) if run.context.symbolic_run is None else None
+    if reused is not None:
+        run.context.symbolic_run = reused
+        _say(run.context.progress, f"derivations: reused from {cache} (the symbolic sources and the versions of "
+                                   f"betavae-sym, SymPy and Python are those of the run that saved it; key {key[:12]})")
+    elif cache.exists() and run.context.symbolic_run is None:
+        _say(run.context.progress, f"derivations: {cache} was made from other symbolic sources or versions; "
+                                   "deriving afresh")
     symbolic = run.context.symbolic(topics)
+    if reused is None:
+        derivation_cache.save(cache, key, symbolic)
     folder = run.out / "derivations"
     folder.mkdir(exist_ok=True)
     for name, text in symbolic.documents.items():
@@ -117,7 +136,7 @@ def _derivations(run: ReproduceRun, topics) -> str:
         run.files.append((folder / name, "derivation (Markdown, as 'betavae-sym derive' writes it)"))
     statuses = [r["status"] for r in symbolic.equations.values()]
     return (f"{len(symbolic.documents)} documents, {len(statuses)} equations: {statuses.count('agrees')} agree, "
-            f"{statuses.count('erratum')} errata")
+            f"{statuses.count('erratum')} errata" + ("" if reused is None else f"; reused from {cache.relative_to(run.out)}"))
 
 
 def _analytic(run: ReproduceRun) -> str:
@@ -125,7 +144,8 @@ def _analytic(run: ReproduceRun) -> str:
     from betavae_sym.linear.figure import save_figure3
 
     runs = run.context.analytic()
-    for which, stem, caption in (("full", "figure3", "Figure 3: analytic beta-VAE at its optimum (paper's A, N = 128, k = 2)"),
+    for which, stem, caption in (("full", "figure3", "Figure 3: analytic β-VAE at its optimum against β "
+                                                     "(paper's A, N = 128, k = 2; nats averaged over p(x))"),
                                  ("fixed", "figure3-fixed-decoder", "Figure 3 with the decoder fixed at D = A")):
         result = runs[which]
         name = "analytic.json" if which == "full" else "analytic-fixed-decoder.json"
@@ -139,10 +159,15 @@ def _analytic(run: ReproduceRun) -> str:
             f"{e['tie_argmin']:.4f}, MIE min at {e['mie_argmin']:.4f}")
 
 
-_DEEP_CAPTIONS = {"figure4": "Figure 4: deep beta-VAE on mixed digits (mean, min, max over realizations)",
-                  "figure4e": "Figure 4E: mixed digits, reconstructions and traversals",
-                  "figure5": "Figure 5: deep beta-VAE on a positioned digit (mean, min, max over realizations)",
-                  "figure5e": "Figure 5E: positioned digit, latent traversals at small and large beta"}
+_DEEP_CAPTIONS = {
+    "figure4": "Figure 4 A–D: deep β-VAE on mixed digits; ELBO, TIE, reconstruction and KL against β "
+               "(mean over realizations solid, min and max dashed)",
+    "figure4e": "Figure 4E: mixed digits, latent traversals of realization 0 at the smallest and the largest β "
+                "(decoded images over a grid of the two latent units, in prior standard deviations)",
+    "figure5": "Figure 5 A–D: deep β-VAE on a positioned digit; ELBO, TIE, reconstruction and KL against β "
+               "(mean over realizations solid, min and max dashed)",
+    "figure5e": "Figure 5E: positioned digit, latent traversals of realization 0 at the smallest and the largest β "
+                "(decoded images over a grid of the two latent units, in prior standard deviations)"}
 
 
 def _deep(run: ReproduceRun) -> str:

@@ -145,7 +145,7 @@ def test_summary_after_sigkill_and_resume_equals_an_uninterrupted_run(reference,
         process.wait()
     finally:
         try:
-            os.killpg(process.pid, signal.SIGKILL)  # the orphaned pool worker of that run
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of that run is left (its workers exit by themselves)
         except ProcessLookupError:
             pass
     interrupted = rows(store)
@@ -156,6 +156,7 @@ def test_summary_after_sigkill_and_resume_equals_an_uninterrupted_run(reference,
     assert resumed == reference[1]
 
 
+@pytest.mark.slow  # the default run has the stronger test_experiments_dask.py (separate processes, a killed worker)
 def test_dask_local_cluster_run_equals_the_local_run(reference, tmp_path):
     LocalCluster = pytest.importorskip("dask.distributed").LocalCluster
 

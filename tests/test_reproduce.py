@@ -18,9 +18,15 @@ def _tiny(out, **kw):
                      sweep_options=TINY_SWEEPS, analytic_betas=[0.5, 1.0, 2.0], **kw)
 
 
-def test_tiny_reproduce_writes_every_output(tmp_path):
-    run = _tiny(tmp_path / "report")
-    out = tmp_path / "report"
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    """A tiny run (a few checks, one symbolic topic, tiny sweeps) and its output folder."""
+    out = tmp_path_factory.mktemp("tiny") / "report"
+    return _tiny(out), out
+
+
+def test_tiny_reproduce_writes_every_output(tiny_report):
+    run, out = tiny_report
     assert run.failed == [] and run.crashed == []
     assert [s.name for s in run.stages] == ["derivations", "analytic", "deep", "checks", "report"]
     for name in ("report.html", "report.md", "checks.json", "analytic.json", "analytic-fixed-decoder.json",
@@ -39,6 +45,10 @@ def test_tiny_reproduce_writes_every_output(tmp_path):
     markdown = (out / "report.md").read_text()
     for heading in ("Paper vs this run", "Measured extrema", "Errata, with corrected forms", "Verdict on every claim"):
         assert heading in markdown and heading in page
+    captions = [line for line in markdown.splitlines() if line.startswith("_Figure")]
+    assert any(c.startswith("_Figure 4E: mixed digits, latent traversals") for c in captions), captions
+    assert not any("reconstructions" in c for c in captions)                # Figure 4E shows traversals only
+    assert all("prior standard deviations" in c for c in captions if "traversals" in c)
     assert "(A^\\top\\mathbf{J})" in markdown or "A}^\\top\\mathbf{J}" in markdown   # Eq. 63 corrected form
 
 
@@ -86,3 +96,36 @@ def test_unknown_check_id_is_bad_input_before_any_output(tmp_path):
     with pytest.raises(BadInput):
         reproduce(tmp_path / "never", only=["eq0"], progress=False)
     assert not (tmp_path / "never").exists()
+
+
+def test_the_report_opens_in_a_real_browser_with_every_image_and_no_console_error(tiny_report, tmp_path):
+    from chromium_devtools import find_browser, open_page
+
+    browser = find_browser()
+    if browser is None:
+        pytest.skip("no Chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)")
+    _, out = tiny_report
+    page = open_page(browser, out / "report.html", tmp_path / "profile")
+    (tmp_path / "report.png").write_bytes(page.screenshot)  # for a person to look at
+    assert len(page.images) >= 6, page.images  # Figures 3 (twice), 4, 4E, 5, 5E
+    assert [image["alt"] for image in page.images if not (image["complete"] and image["naturalWidth"] > 0)] == []
+    assert page.errors == []
+    assert page.screenshot[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_browser_check_sees_a_broken_image_and_console_errors(tmp_path):
+    from chromium_devtools import find_browser, open_page
+
+    browser = find_browser()
+    if browser is None:
+        pytest.skip("no Chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)")
+    page = tmp_path / "broken.html"
+    page.write_text('<!DOCTYPE html><html><body><img alt="good" src="data:image/png;base64,'
+                    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==">'
+                    '<img alt="broken" src="data:image/png;base64,AAAA">'
+                    '<script>console.error("planted error"); undefined_function();</script></body></html>')
+    report = open_page(browser, page, tmp_path / "profile")
+    widths = {image["alt"]: image["naturalWidth"] for image in report.images}
+    assert widths == {"good": 1, "broken": 0}
+    assert any("planted error" in error for error in report.errors), report.errors
+    assert any("undefined_function" in error for error in report.errors), report.errors

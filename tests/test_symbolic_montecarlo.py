@@ -17,7 +17,8 @@ from scipy import stats
 from betavae_sym.symbolic import derivations as dv
 
 SAMPLES = 200_000
-SIZES = [(2, 1), (3, 2)]
+#: (N, k); the larger size is the slow cross-check (``pytest -m slow``), the smaller runs by default
+SIZES = [(2, 1), pytest.param(3, 2, marks=pytest.mark.slow)]
 
 
 def random_values(N, k, seed):

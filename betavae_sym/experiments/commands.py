@@ -78,7 +78,9 @@ def simulate_handler(args: argparse.Namespace) -> int:
                       progress=not args.no_progress, connect_timeout=args.connect_timeout)
     sys.stdout.write(f"{args.dataset}: {report.total} tasks ({len(settings.betas)} beta x {settings.realizations} "
                      f"realizations); {report.already_done} already in {args.store}, {report.ran} run now "
-                     f"({report.diverged} diverged) in {report.seconds:.1f} s\n")
+                     f"({report.diverged} diverged)"
+                     + (f", {report.by_others} by other processes" if report.by_others else "")
+                     + f" in {report.seconds:.1f} s\n")
     return 0
 
 
@@ -98,6 +100,10 @@ def summarize_handler(args: argparse.Namespace) -> int:
     if args.plot is not None:
         check_writable_target(Path(args.plot) / "figure.png", "--plot")
     summary = summarize(Path(args.store))  # validates the store before anything is written
+    if args.plot is not None:  # and the saved parameters of the traversals
+        from betavae_sym.experiments.figures import traversal_models, write_figures
+
+        models = traversal_models(summary, Path(args.store))
     out = sys.stderr if "-" in (args.json, args.csv) else sys.stdout
     out.write(summary_table(summary))
     for option, target, text in (("--json", args.json, summary_json), ("--csv", args.csv, summary_csv)):
@@ -107,9 +113,7 @@ def summarize_handler(args: argparse.Namespace) -> int:
             ensure_writable_dir(Path(target).parent if str(Path(target).parent) else Path("."), option)
             atomic_write_text(Path(target), text(summary))
     if args.plot is not None:
-        from betavae_sym.experiments.figures import write_figures
-
         ensure_writable_dir(Path(args.plot), "--plot")
-        for path in write_figures(summary, Path(args.store), Path(args.plot)):
+        for path in write_figures(summary, Path(args.store), Path(args.plot), models=models):
             out.write(f"wrote {path}\n")
     return 0

@@ -10,9 +10,10 @@
   the deep sweep trains on standardized pixels by default, the analytic model
   on x = A s + sigma_eta eta itself; compare with ``--no-standardize`` sweeps, or
   solve the analytic model for the standardized mixing.
-* :func:`plot_traversals`: Figure 5E, decoded images over a grid of the two
-  latent units (rows: unit 1 held fixed, columns: unit 2 sweeping) for a small
-  and a large beta, in raw pixels (the standardization undone).
+* :func:`plot_traversals`: Figures 4E and 5E, decoded images over a grid of the
+  two latent units, in prior standard deviations (rows: unit 1 held fixed,
+  columns: unit 2 sweeping), for the smallest and the largest beta, in raw
+  pixels (the standardization undone).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ PANELS = (("elbo", "(A) ELBO", "max"), ("tie", "(B) TIE", "min"),
           ("recon", "(C) Reconstruction objective", "max"), ("kl", "(D) KL (conditional independence loss)", "min"))
 #: Latent values of a traversal (prior standard deviations).
 TRAVERSAL = np.linspace(-2.5, 2.5, 7)
+#: Per dataset: the file stem of its panels A-D and their title (the paper's figure number, as in the report).
+FIGURE_TITLES = {"mixed-digits": ("figure4", "Figure 4 A–D: mixed digits"),
+                 "positioned-digit": ("figure5", "Figure 5 A–D: positioned digit")}
+#: Per dataset: the title of its traversals (panel E).
+TRAVERSAL_TITLES = {"mixed-digits": "Figure 4E: mixed digits", "positioned-digit": "Figure 5E: positioned digit"}
 
 
 def _pyplot():
@@ -157,7 +163,7 @@ def traversal_grid(model, dataset, alignment: dict | None = None, values=TRAVERS
 
 def plot_traversals(panels: list[tuple[float, np.ndarray]], path: Path, *, title: str,
                     values=TRAVERSAL) -> list[Path]:
-    """Figure 5E: one mosaic per beta, ``panels = [(beta, traversal_grid), ...]``; PNG and SVG of ``path``.
+    """Figures 4E and 5E: one mosaic per beta, ``panels = [(beta, traversal_grid), ...]``; PNG and SVG of ``path``.
 
     Grey levels span the 0.5th to 99.5th percentile of each mosaic (the
     decoder's outputs are not confined to the pixel range)."""
@@ -170,38 +176,61 @@ def plot_traversals(panels: list[tuple[float, np.ndarray]], path: Path, *, title
         H, W = grid.shape[0] // m, grid.shape[1] // m
         ax.set_xticks((np.arange(m) + 0.5) * W, [f"{v:.2g}" for v in values], fontsize=7)
         ax.set_yticks((np.arange(m) + 0.5) * H, [f"{v:.2g}" for v in values], fontsize=7)
-        ax.set_xlabel("unit 2 (sweeps)")
-        ax.set_ylabel("unit 1 (held fixed per row)")
+        ax.set_xlabel("latent unit 2 (prior standard deviations)")
+        ax.set_ylabel("latent unit 1, fixed per row (prior s.d.)")
         ax.set_title(f"β = {beta:.3g}", fontsize=10)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 
-def write_figures(summary: dict, store_path: Path, out_dir: Path, overlay=None) -> list[Path]:
-    """All figures of a store into ``out_dir``, each as PNG and SVG: ``figure4`` (mixed digits) or
-    ``figure5`` (positioned digit), panels A-D, and the traversals ``figure4e`` / ``figure5e`` for the
-    smallest and the largest beta whose realization 0 finished. ``overlay``: see :func:`plot_beta_sweep`."""
+def traversal_models(summary: dict, store_path: Path) -> list[tuple[float, object, dict | None]]:
+    """``[(beta, model, alignment), ...]`` of realization 0 at the smallest and the largest beta that kept its
+    parameters (one entry when there is one such beta). BadInput naming the store and the row when saved
+    parameters cannot be read or do not fit the store's network."""
     from betavae_sym.data.synthetic import DatasetSpec
+    from betavae_sym.errors import BadInput
     from betavae_sym.experiments.settings import TrainingSpec
     from betavae_sym.experiments.store import read_params, read_rows
     from betavae_sym.experiments.tasks import DATASET_CACHE, load_params
 
-    name = summary["dataset"]
-    figure = "figure4" if name == "mixed-digits" else "figure5"
-    caption = "Figure 4: mixed digits" if name == "mixed-digits" else "Figure 5 A–D: positioned digit"
-    written = plot_beta_sweep(summary, out_dir / figure, title=caption, overlay=overlay)
     _, rows = read_rows(store_path)
     saved = [row for row in rows if row["has_params"] and row["status"] == "done"]
-    if saved:
-        dataset = DATASET_CACHE.get(DatasetSpec.from_json(summary["settings"]["dataset"]))
-        training = TrainingSpec.from_json(summary["settings"]["training"])
-        chosen = [saved[0]] if len(saved) == 1 or saved[0]["beta"] == saved[-1]["beta"] else [saved[0], saved[-1]]
-        panels = []
-        for row in chosen:
-            blob, seed = read_params(store_path, row["beta"], row["realization"])
-            model = load_params(training, blob, dataset.N)
-            panels.append((row["beta"], traversal_grid(model, dataset, row["metrics"].get("alignment"))))
-        written += plot_traversals(panels, out_dir / f"{figure}e",
-                                   title=f"{name}: latent traversals (realization 0), small and large β")
-    return written
+    if not saved:
+        return []
+    N = DATASET_CACHE.get(DatasetSpec.from_json(summary["settings"]["dataset"])).N
+    training = TrainingSpec.from_json(summary["settings"]["training"])
+    chosen = [saved[0]] if saved[0]["beta"] == saved[-1]["beta"] else [saved[0], saved[-1]]
+    models = []
+    for row in chosen:
+        blob, _ = read_params(store_path, row["beta"], row["realization"])
+        try:
+            model = load_params(training, blob, N)
+        except (ValueError, KeyError) as exc:
+            raise BadInput(f"'{store_path}' row beta = {row['beta']}, realization {row['realization']}: its saved "
+                           f"network parameters do not fit the store's network ({exc}); remove that row and run "
+                           "simulate again to recompute it, or use another store", parameter="store") from None
+        models.append((row["beta"], model, row["metrics"].get("alignment")))
+    return models
 
+
+def write_figures(summary: dict, store_path: Path, out_dir: Path, overlay=None, models=None) -> list[Path]:
+    """All figures of a store into ``out_dir``, each as PNG and SVG: ``figure4`` (mixed digits) or
+    ``figure5`` (positioned digit), panels A-D, and the traversals ``figure4e`` / ``figure5e`` for the
+    smallest and largest beta whose realization 0 finished (``models``, read here by
+    :func:`traversal_models` unless given). Everything is read and checked before the first file is
+    written. ``overlay``: see :func:`plot_beta_sweep`."""
+    from betavae_sym.data.synthetic import DatasetSpec
+    from betavae_sym.experiments.tasks import DATASET_CACHE
+
+    if models is None:
+        models = traversal_models(summary, store_path)
+    name = summary["dataset"]
+    figure, title = FIGURE_TITLES[name]
+    written = plot_beta_sweep(summary, out_dir / figure, title=title, overlay=overlay)
+    if models:
+        dataset = DATASET_CACHE.get(DatasetSpec.from_json(summary["settings"]["dataset"]))
+        panels = [(beta, traversal_grid(model, dataset, alignment)) for beta, model, alignment in models]
+        written += plot_traversals(panels, out_dir / f"{figure}e",
+                                   title=f"{TRAVERSAL_TITLES[name]}: latent traversals (realization 0), "
+                                         "smallest and largest β")
+    return written

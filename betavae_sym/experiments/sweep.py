@@ -29,6 +29,7 @@ class SimulateReport:
     ran: int
     diverged: int
     seconds: float
+    by_others: int = 0  # tasks that other processes on the same store ran meanwhile
 
 
 def simulate(settings: SweepSettings, store_path: Path, *, executor: str = "local", workers: int | None = None,
@@ -60,7 +61,7 @@ def simulate(settings: SweepSettings, store_path: Path, *, executor: str = "loca
     import time
 
     from betavae_sym import __version__
-    from betavae_sym.experiments.executors import DaskExecutor, run_local
+    from betavae_sym.experiments.executors import DaskExecutor, LocalExecutor, run_claimed
     from betavae_sym.experiments.store import Store, check_settings, create_store, read_meta
     from betavae_sym.experiments.tasks import DATASET_CACHE, architecture_of, make_tasks
     from betavae_sym.fileio import check_writable_target
@@ -83,39 +84,43 @@ def simulate(settings: SweepSettings, store_path: Path, *, executor: str = "loca
     architecture_of(settings.training, dataset.N)
     tasks = make_tasks(settings)
     start = time.perf_counter()
-    runner = DaskExecutor(scheduler, workers, timeout=connect_timeout) if executor == "dask" else None
+    if executor == "dask":
+        runner = DaskExecutor(scheduler, workers, timeout=connect_timeout, dataset=dataset)
+    else:
+        runner = LocalExecutor(workers, dataset)
     store = None
     bar = None
     ran = diverged = 0
     try:
         if not exists:
             store_path.parent.mkdir(parents=True, exist_ok=True)
-            create_store(store_path, identity, digest, __version__)
+            if not create_store(store_path, identity, digest, __version__):  # another process was first
+                check_settings(store_path, read_meta(store_path), identity, digest)
         store = Store(store_path, digest)
-        done = store.finished_ids()
-        pending = [task for task in tasks if task.task_id not in done]
+        already_done = len(store.finished_ids() & {task.task_id for task in tasks})
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending), unit="task", file=sys.stderr,
+            bar = tqdm(total=len(tasks), initial=already_done, unit="task", file=sys.stderr,
                        desc=settings.dataset.dataset, dynamic_ncols=True)
-        results = runner.run(pending, dataset) if runner is not None else run_local(pending, workers, dataset)
-        for result in results:
-            store.write(result)
-            ran += 1
-            diverged += result["status"] != "done"
+        # tasks are claimed in the store, so that other processes on the same store share them
+        for step in run_claimed(tasks, store, runner):
+            if step.result is not None:
+                ran += 1
+                diverged += step.result["status"] != "done"
+                if bar is not None:
+                    bar.set_postfix(beta=f"{step.result['beta']:g}", r=step.result["realization"])
             if bar is not None:
-                bar.set_postfix(beta=f"{result['beta']:g}", r=result["realization"])
-                bar.update(1)
+                bar.update(step.done - bar.n)
     finally:
         if bar is not None:
             bar.close()
         if store is not None:
             store.close()
-        if runner is not None:
-            runner.close()
-    return SimulateReport(total=len(tasks), already_done=len(tasks) - len(pending), ran=ran, diverged=diverged,
-                          seconds=time.perf_counter() - start)
+        runner.close()
+    return SimulateReport(total=len(tasks), already_done=already_done, ran=ran, diverged=diverged,
+                          seconds=time.perf_counter() - start,
+                          by_others=len(tasks) - already_done - ran)
 
 
 @dataclass
@@ -127,6 +132,38 @@ class SweepOutput:
     report: SimulateReport
     summary: dict
     files: list[Path]
+
+
+def _step(progress: bool, text: str) -> None:
+    """A step without a progress bar of its own, named on standard error (seconds each; the training has a bar)."""
+    if progress:
+        sys.stderr.write(text + " ...\n")
+        sys.stderr.flush()
+
+
+def sweep_store_path(out_dir: Path, dataset: str, label: str) -> Path:
+    """The store of ``dataset`` that :func:`run_sweeps` keeps in ``out_dir``: ``<dataset>-<label>.db``."""
+    return Path(out_dir) / f"{dataset}-{label}.db"
+
+
+def check_sweep_stores(out_dir: Path, sweeps: Iterable[SweepSettings], *, label: str = "custom") -> list[SweepSettings]:
+    """``sweeps`` as a list (one :class:`SweepSettings` per dataset), after checking every store of theirs
+    that exists in ``out_dir`` (:func:`betavae_sym.experiments.store.validate_store`: readable, the same
+    settings, every row's metrics and saved parameters intact).
+
+    Run before any work, so that a damaged store is BadInput at once rather than after the other sweeps.
+    """
+    from betavae_sym.experiments.store import validate_store
+
+    sweeps = list(sweeps)
+    names = [settings.dataset.dataset if isinstance(settings, SweepSettings) else None for settings in sweeps]
+    if None in names or len(set(names)) < len(names):
+        raise BadInput("give one SweepSettings per dataset (their files share a folder)", parameter="sweeps")
+    for settings in sweeps:
+        store = sweep_store_path(out_dir, settings.dataset.dataset, label)
+        if store.exists():
+            validate_store(store, settings.identity(), settings.settings_hash)
+    return sweeps
 
 
 def run_sweeps(out_dir: Path, sweeps: Iterable[SweepSettings], *, label: str = "custom", executor: str = "local",
@@ -152,16 +189,16 @@ def run_sweeps(out_dir: Path, sweeps: Iterable[SweepSettings], *, label: str = "
     from betavae_sym.experiments.figures import write_figures
     from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
 
-    sweeps = list(sweeps)
-    names = [settings.dataset.dataset if isinstance(settings, SweepSettings) else None for settings in sweeps]
-    if None in names or len(set(names)) < len(names):
-        raise BadInput("give one SweepSettings per dataset (their files share a folder)", parameter="sweeps")
+    sweeps = check_sweep_stores(out_dir, sweeps, label=label)  # all inputs checked first
     out_dir = ensure_writable_dir(Path(out_dir), "out_dir")
     outputs = {}
-    for name, settings in zip(names, sweeps):
-        store = out_dir / f"{name}-{label}.db"
+    for settings in sweeps:
+        name = settings.dataset.dataset
+        store = sweep_store_path(out_dir, name, label)
+        _step(progress, f"{name}: building the dataset (n = {settings.dataset.n})")
         report = simulate(settings, store, executor=executor, workers=workers, scheduler=scheduler,
                           progress=progress, connect_timeout=connect_timeout)
+        _step(progress, f"{name}: summary and figures")
         summary = summarize(store)
         files = [out_dir / f"{name}-summary.json", out_dir / f"{name}-summary.csv"]
         atomic_write_text(files[0], summary_json(summary))

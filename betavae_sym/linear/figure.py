@@ -12,8 +12,10 @@ _EXTREMUM_STYLE = {"elbo_argmax": ("tab:blue", "ELBO max"), "tie_argmin": ("tab:
 
 
 def figure3(result):
-    """Four panels against beta: (A) ELBO, (B) MIE and TIE, (C) reconstruction, (D) KL; dashed lines at the extrema.
+    """Four panels against beta: (A) ELBO, (B) TIE and MIE, (C) reconstruction, (D) KL; dashed lines at the extrema.
 
+    Panel B stacks TIE over MIE, each on its own y axis (their scales differ by
+    an order of magnitude, so one axis would flatten the TIE minimum).
     ``result`` is a :class:`betavae_sym.linear.sweep.SweepResult`. All
     quantities in nats, averaged over p(x). Returns the matplotlib Figure.
     """
@@ -23,27 +25,34 @@ def figure3(result):
     from matplotlib.figure import Figure
 
     betas = result.betas
-    figure = Figure(figsize=(10, 7.5))
-    axes = figure.subplots(2, 2, sharex=True)
-    panels = [("A", axes[0, 0], [("elbo", "ELBO")], ["elbo_argmax"]),
-              ("B", axes[0, 1], [("mie", "MIE"), ("tie", "TIE")], ["mie_argmin", "tie_argmin"]),
-              ("C", axes[1, 0], [("recon", "reconstruction E[log p(x|z)]")], []),
-              ("D", axes[1, 1], [("kl", "KL(q(z|x) || p(z))")], [])]
-    for letter, ax, curves, extrema in panels:
-        for name, label in curves:
-            ax.plot(betas, result.column(name), label=label)
-        for extremum in extrema:
-            colour, label = _EXTREMUM_STYLE[extremum]
+    figure = Figure(figsize=(10, 8), layout="constrained")
+    grid = figure.add_gridspec(2, 2)
+    first = figure.add_subplot(grid[0, 0])
+    panel_b = grid[0, 1].subgridspec(2, 1, hspace=0.0)
+    axes = {"A": first, "B-tie": figure.add_subplot(panel_b[0], sharex=first),
+            "B-mie": figure.add_subplot(panel_b[1], sharex=first),
+            "C": figure.add_subplot(grid[1, 0], sharex=first), "D": figure.add_subplot(grid[1, 1], sharex=first)}
+    panels = [("(A)", axes["A"], "elbo", "ELBO", "ELBO (nats)", "elbo_argmax"),
+              ("(B)", axes["B-tie"], "tie", "TIE", "TIE (nats)", "tie_argmin"),
+              (None, axes["B-mie"], "mie", "MIE", "MIE (nats)", "mie_argmin"),
+              ("(C)", axes["C"], "recon", "reconstruction E[log p(x|z)]", "nats", None),
+              ("(D)", axes["D"], "kl", "KL(q(z|x) || p(z))", "nats", None)]
+    for title, ax, name, label, ylabel, extremum in panels:
+        ax.plot(betas, result.column(name), label=label)
+        if extremum is not None:
+            colour, text = _EXTREMUM_STYLE[extremum]
             beta = result.extrema[extremum]
-            ax.axvline(beta, linestyle="--", color=colour, linewidth=1, label=f"{label}: β = {beta:.4g}")
-        ax.set_title(f"({letter})", loc="left")
-        ax.set_ylabel("nats (averaged over p(x))")
+            ax.axvline(beta, linestyle="--", color=colour, linewidth=1, label=f"{text}: β = {beta:.4g}")
+        if title is not None:
+            ax.set_title(title, loc="left")
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
-    for ax in axes[1]:
+    axes["B-tie"].tick_params(labelbottom=False)
+    for ax in (axes["B-mie"], axes["C"], axes["D"]):
         ax.set_xlabel("β")
     decoder = ", decoder fixed at D = A" if result.fixed_decoder else ""
-    figure.suptitle(f"Analytic β-VAE at its optimum: N = {result.N}, k = {result.k}, mixing {result.mixing}{decoder}")
-    figure.tight_layout()
+    figure.suptitle(f"Figure 3: analytic β-VAE at its optimum: N = {result.N}, k = {result.k}, "
+                    f"mixing {result.mixing}{decoder}; nats averaged over p(x)")
     return figure
 
 

@@ -129,7 +129,14 @@ class Context:
 
     # -- resources ------------------------------------------------------------------------------------------
     def prepare(self, checks) -> None:
-        """Compute every resource the ``checks`` need (failures are remembered, not raised)."""
+        """Compute every resource the ``checks`` need (failures are remembered, not raised; a damaged deep sweep
+        store is BadInput, raised before any work)."""
+        if self.deep_run is None and any("deep" in c.needs for c in checks):
+            from betavae_sym.experiments.settings import preset_sweeps
+            from betavae_sym.experiments.sweep import check_sweep_stores
+
+            check_sweep_stores(Path(self.sweeps_dir), preset_sweeps(self.preset, DEEP_DATASETS, **self.sweep_options),
+                               label=self.preset)
         topics = {t for c in checks if "symbolic" in c.needs for t in c.topics}
         if topics:
             self._guard("symbolic", lambda: self.symbolic(topics))

@@ -52,9 +52,13 @@ def run_topics(jobs: int = 2, progress: bool = True, topics=SUBMISSION_ORDER, wo
         bar.update()
     else:
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        from betavae_sym.processes import exit_with_parent
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(worker, topic): topic for topic in topics}
             futures[pool.submit(render_identities)] = None
             for future in as_completed(futures):
