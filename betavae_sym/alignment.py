@@ -24,15 +24,17 @@ Search methods
   repeated until none improves) gives an upper bound.
 * orthogonal maps (:func:`best_orthogonal`): k = 1: both signs. k = 2: exact,
   each of the two components (rotations by theta and rotations followed by a
-  reflection) on a grid of 1440 angles (every signed permutation on it), each
-  grid local minimum (the four lowest) refined by bounded Brent (``xatol`` 1e-12 rad); ``f`` is
-  a trigonometric polynomial of degree 2 in theta, so it has at most two local
-  minima per component, several grid steps wide. k >= 3: L-BFGS on the Cayley
-  chart ``Q = Q0 (I + S)^-1 (I - S)`` (S skew, exact gradient), re-centred at
-  its result once, from the best signed permutation and ``starts`` Haar-random
-  orthogonal matrices (``scipy.stats.ortho_group``, seeded); a local method, so
-  the result is an upper bound on the minimum, never above the best signed
-  permutation's value.
+  reflection) on a grid of 1440 angles (every signed permutation on it), the
+  four lowest grid local minima refined by bounded Brent (``xatol`` 1e-12
+  rad); ``f`` is a trigonometric polynomial of degree 2 in theta, so it has at
+  most two local minima per component, several grid steps wide. k >= 3: a
+  feasible descent along the Cayley curves ``Y(tau) = (I + tau A/2)^-1 (I -
+  tau A/2) Q``, ``A = G Q^T - Q G^T`` (G the gradient), with Barzilai-Borwein
+  steps and Armijo backtracking (Wen & Yin 2013, "A feasible method for
+  optimization with orthogonality constraints"), from the best signed
+  permutation and ``starts`` Haar-random orthogonal matrices
+  (``scipy.stats.ortho_group``, seeded); a local method, so the result is an
+  upper bound on the minimum, never above the best signed permutation's value.
 
 Angles
 ------
@@ -61,6 +63,9 @@ import numpy as np
 MAX_EXACT_ALIGNMENT_K = 6
 #: Grid angles per component for the exact k = 2 search (every 0.25 degrees, multiples of 90 included).
 ANGLE_GRID = 1440
+
+#: Largest number of steps, and the stopping gradient (relative to 1 + |f|), of the descent for k >= 3.
+DESCENT_STEPS, DESCENT_GTOL = 5000, 1e-11
 
 _CHUNK = 4096
 
@@ -194,7 +199,7 @@ def best_orthogonal(f: OrthogonalQuadratic, *, starts: int = 8, seed=0) -> Ortho
         return OrthogonalResult(float(values[best]), candidates[best], True, "both signs", 0)
     if k == 2:
         return _best_orthogonal_2d(f)
-    return _best_orthogonal_cayley(f, starts, seed)
+    return _best_orthogonal_descent(f, starts, seed)
 
 
 def _best_orthogonal_2d(f: OrthogonalQuadratic) -> OrthogonalResult:
@@ -216,45 +221,49 @@ def _best_orthogonal_2d(f: OrthogonalQuadratic) -> OrthogonalResult:
     return OrthogonalResult(best[0], best[1], True, "angle grid + bounded Brent", 0)
 
 
-def _cayley(Q0: np.ndarray, a: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Q = Q0 (I + S)^-1 (I - S)`` for the skew S with upper entries ``a``; also ``C = (I + S)^-1``."""
-    k = len(Q0)
-    S = np.zeros((k, k))
-    S[rows, cols] = a
-    S[cols, rows] = -a
-    C = np.linalg.inv(np.eye(k) + S)
-    return Q0 @ C @ (np.eye(k) - S), C
+def _curvilinear_descent(f: OrthogonalQuadratic, Q: np.ndarray) -> tuple[float, np.ndarray]:
+    """A local minimum of ``f`` from the orthogonal ``Q`` (Wen & Yin 2013; module docstring)."""
+    k = len(Q)
+    identity = np.eye(k)
+
+    def direction(Q):
+        G = f.gradient(Q)
+        return G @ Q.T - Q @ G.T  # skew: the descent curve is Y(tau) = (I + tau A / 2)^-1 (I - tau A / 2) Q
+
+    value, A, tau = float(f.value(Q)), direction(Q), 1.0
+    for _ in range(DESCENT_STEPS):
+        slope = 0.5 * float(np.sum(A * A))  # -dF(Y(tau))/dtau at tau = 0
+        if math.sqrt(slope) <= DESCENT_GTOL * (1.0 + abs(value)):
+            break
+        while True:
+            Y = np.linalg.solve(identity + 0.5 * tau * A, (identity - 0.5 * tau * A) @ Q)
+            trial = float(f.value(Y))
+            if trial <= value - 1e-4 * tau * slope or tau < 1e-20:
+                break
+            tau *= 0.5
+        if not trial < value:
+            break
+        A_new = direction(Y)
+        step, change = Y - Q, A_new @ Y - A @ Q
+        curvature = abs(float(np.sum(step * change)))
+        tau = float(np.sum(step * step)) / curvature if curvature > 0 else 1.0  # Barzilai-Borwein
+        Q, value, A = Y, trial, A_new
+    U, _, Vt = np.linalg.svd(Q)  # the polar factor: exactly orthogonal
+    return float(f.value(U @ Vt)), U @ Vt
 
 
-def _best_orthogonal_cayley(f: OrthogonalQuadratic, starts: int, seed) -> OrthogonalResult:
-    from scipy.optimize import minimize
+def _best_orthogonal_descent(f: OrthogonalQuadratic, starts: int, seed) -> OrthogonalResult:
     from scipy.stats import ortho_group
 
-    k = f.k
-    rows, cols = np.triu_indices(k, 1)
-
-    def descend(Q0):
-        def value_and_gradient(a):
-            Q, C = _cayley(Q0, a, rows, cols)
-            # dQ = -2 Q0 C dS C, so df/dS = -2 C^T Q0^T grad C^T; a_ij moves S_ij and -S_ji
-            full = -2.0 * C.T @ Q0.T @ f.gradient(Q) @ C.T
-            return float(f.value(Q)), full[rows, cols] - full[cols, rows]
-
-        for _ in range(2):  # the second round re-centres the chart at the first round's result
-            result = minimize(value_and_gradient, np.zeros(len(rows)), jac=True, method="L-BFGS-B",
-                              options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 1000})
-            Q0 = _cayley(Q0, result.x, rows, cols)[0]
-        return float(f.value(Q0)), Q0
-
-    value, P, _ = best_signed_permutation(f.value, k)
+    value, P, _ = best_signed_permutation(f.value, f.k)
     best = (value, P)
     rng = np.random.default_rng(seed)
-    initial = [P] + [ortho_group.rvs(k, random_state=rng) for _ in range(starts)]
+    initial = [P] + [ortho_group.rvs(f.k, random_state=rng) for _ in range(starts)]
     for Q0 in initial:
-        candidate = descend(Q0)
+        candidate = _curvilinear_descent(f, Q0)
         if candidate[0] < best[0]:
             best = candidate
-    return OrthogonalResult(best[0], best[1], False, "L-BFGS on the Cayley chart", len(initial))
+    return OrthogonalResult(best[0], best[1], False, "curvilinear descent (Wen & Yin 2013)", len(initial))
 
 
 def nearest_signed_permutation(Q: np.ndarray) -> np.ndarray:
