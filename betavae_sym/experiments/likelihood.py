@@ -76,7 +76,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import numpy as np
@@ -127,10 +127,15 @@ class GaussianDecoder:
         constant = -0.5 * X.shape[1] * LOG_2PI - 0.5 * np.einsum("nd,nd->n", centred, centred)
         return (centred if self.W is None else centred @ self.W.T), constant
 
+    @cached_property
+    def gram(self) -> np.ndarray | None:
+        """``W W^T`` (F, F), or None for the identity readout."""
+        return None if self.W is None else self.W @ self.W.T
+
     def readout(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per latent point ``Z: (m, k)``: ``h(z)`` ``(m, F)`` and ``|d(z) - b|^2 / 2`` ``(m,)``."""
         H = self.features(Z)
-        HW = H if self.W is None else H @ (self.W @ self.W.T)
+        HW = H if self.gram is None else H @ self.gram
         return H, 0.5 * np.einsum("mf,mf->m", HW, H)
 
     def log_likelihood(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
@@ -417,57 +422,77 @@ def monte_carlo_recon(decoder: GaussianDecoder, X: np.ndarray, mu: np.ndarray, l
     return SamplingResult(log_lik.mean(axis=1), log_lik.mean(axis=0), Z.shape[0] * Z.shape[1])
 
 
-def _mixture_weights(decoder, X, Z, centre, chol, prior_share):
-    """Log importance weights ``log p(x|z) + log p(z) - log r(z)`` for ``r = (1 - a) N(centre, L L^T) + a N(0, I)``."""
-    k = Z.shape[2]
-    log_prior = _log_prior(Z)
-    standard = np.linalg.solve(chol[:, None, :, :], (Z - centre[:, None, :])[..., None])[..., 0]
-    log_det = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
-    log_main = -0.5 * np.sum(standard**2, axis=2) - log_det[:, None] - 0.5 * k * LOG_2PI
-    if prior_share > 0:
-        log_r = np.logaddexp(math.log1p(-prior_share) + log_main, math.log(prior_share) + log_prior)
-    else:
-        log_r = log_main
-    return decoder.log_likelihood(X, Z) + log_prior - log_r
+class _Mixture:
+    """Per-row proposal: the prior N(0, I) and Gaussians ``N(c_j, L_j L_j^T)`` (``c_j: (n, k)``, ``L_j: (n, k, k)``).
 
+    Drawn in fixed counts (``shares`` of K, the prior's first, rounded to sum to K); every weight divides by
+    the mixture with the shares of those counts (the balance heuristic), so the estimate of p(x) is unbiased.
+    """
 
-def _mixture_draws(eps, centre, chol, prior_share):
-    """The first ``round(prior_share K)`` shared draws from the prior, the others ``centre + L eps``: (n, K, k)."""
-    K, k = eps.shape
-    from_prior = int(round(prior_share * K))
-    return np.concatenate([np.broadcast_to(eps[None, :from_prior], (len(centre), from_prior, k)),
-                           centre[:, None, :] + np.einsum("nij,sj->nsi", chol, eps[from_prior:])], axis=1)
+    def __init__(self, prior_share: float, components: list[tuple[float, np.ndarray, np.ndarray]]):
+        self.shares = np.array([prior_share] + [share for share, _, _ in components])
+        self.components = [(centre, chol) for _, centre, chol in components]
+
+    def counts(self, K: int) -> np.ndarray:
+        edges = np.round(np.cumsum(self.shares) / self.shares.sum() * K).astype(int)
+        return np.diff(edges, prepend=0)
+
+    def draws(self, eps: np.ndarray, n: int) -> np.ndarray:
+        """``(n, K, k)``: the shared standard normals ``eps: (K, k)`` placed by each component in turn."""
+        ends = np.cumsum(self.counts(len(eps)))
+        parts = [np.broadcast_to(eps[None, :ends[0]], (n, ends[0], eps.shape[1]))]
+        for (centre, chol), lo, hi in zip(self.components, ends[:-1], ends[1:]):
+            parts.append(centre[:, None, :] + np.einsum("nij,sj->nsi", chol, eps[lo:hi]))
+        return np.concatenate(parts, axis=1)
+
+    def log_density(self, Z: np.ndarray) -> np.ndarray:
+        """``log r(z)`` at ``Z: (n, K, k)``, r with the shares of the counts drawn."""
+        k = Z.shape[2]
+        shares = self.counts(Z.shape[1]) / Z.shape[1]
+        terms = [math.log(shares[0]) + _log_prior(Z)] if shares[0] > 0 else []
+        for share, (centre, chol) in zip(shares[1:], self.components):
+            if share > 0:
+                standard = np.linalg.solve(chol[:, None, :, :], (Z - centre[:, None, :])[..., None])[..., 0]
+                log_det = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+                terms.append(math.log(share) - 0.5 * np.sum(standard**2, axis=2) - log_det[:, None]
+                             - 0.5 * k * LOG_2PI)
+        return logsumexp(np.stack(terms), axis=0)
+
+    def log_weights(self, decoder: GaussianDecoder, X: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The draws ``Z: (n, K, k)`` and their log weights ``log p(x|z) + log p(z) - log r(z)``, ``(n, K)``."""
+        Z = self.draws(eps, len(X))
+        return Z, decoder.log_likelihood(X, Z) + _log_prior(Z) - self.log_density(Z)
 
 
 def defensive_importance(decoder: GaussianDecoder, X: np.ndarray, mu: np.ndarray, logvar: np.ndarray,
                          eps: np.ndarray, *, prior_share: float = PRIOR_SHARE) -> SamplingResult:
     """``log p_theta(x)`` by adaptive defensive importance sampling (module docstring), shared draws ``eps: (K, k)``.
 
-    Pilot: the first ``round(PILOT_SHARE K)`` draws, from ``(1 - a) N(mu, c^2 diag sigma^2) + a N(0, I)``;
+    Pilot: the first ``round(PILOT_SHARE K)`` draws, from ``a N(0, I) + (1 - a) N(mu, c^2 diag sigma^2)``;
     their self-normalized weights give each row's posterior mean m and covariance C. Estimate: the other
-    draws, from ``(1 - a) N(m, s^2 C) + a N(0, I)`` (``c = PROPOSAL_WIDTH``, ``s^2 = PROPOSAL_INFLATION``,
-    ``a = prior_share``); in each stage the first ``round(a K_stage)`` draws are the prior's. With fewer
-    than ``MIN_PILOT_PER_UNIT k`` pilot draws there is no pilot: all K draws come from the pilot's proposal.
-    ``per_draw``: the row average of each estimating draw's log weight.
+    draws, from ``a N(0, I) + (1 - a)/2 N(m, s^2 C) + (1 - a)/2 N(mu, c^2 diag sigma^2)`` (``a = prior_share``,
+    ``c = PROPOSAL_WIDTH``, ``s^2 = PROPOSAL_INFLATION``). With fewer than ``MIN_PILOT_PER_UNIT k`` pilot
+    draws there is no pilot: all K draws come from the pilot's proposal. ``per_draw``: the row average of
+    each estimating draw's log weight.
     """
     K, k = eps.shape
-    pilot = int(round(PILOT_SHARE * K))
     n = len(mu)
-    chol = np.zeros((n, k, k))
-    chol[:, np.arange(k), np.arange(k)] = PROPOSAL_WIDTH * np.exp(0.5 * logvar)
-    centre = mu
-    Z = np.zeros((n, 0, k))
+    wide = np.zeros((n, k, k))
+    wide[:, np.arange(k), np.arange(k)] = PROPOSAL_WIDTH * np.exp(0.5 * logvar)
+    proposal = _Mixture(prior_share, [(1.0 - prior_share, mu, wide)])
+    pilot = int(round(PILOT_SHARE * K))
+    points = 0
     if pilot >= MIN_PILOT_PER_UNIT * k:
-        Z = _mixture_draws(eps[:pilot], centre, chol, prior_share)
-        log_weight = _mixture_weights(decoder, X, Z, centre, chol, prior_share)
+        Z, log_weight = proposal.log_weights(decoder, X, eps[:pilot])
+        points += Z.shape[0] * Z.shape[1]
         weight = np.exp(log_weight - logsumexp(log_weight, axis=1)[:, None])
-        centre = np.einsum("ns,nsi->ni", weight, Z)
-        D = Z - centre[:, None, :]
-        chol = np.linalg.cholesky(PROPOSAL_INFLATION * np.einsum("ns,nsi,nsj->nij", weight, D, D)
-                                  + 1e-12 * np.eye(k))
+        mean = np.einsum("ns,nsi->ni", weight, Z)
+        D = Z - mean[:, None, :]
+        chol = np.linalg.cholesky(PROPOSAL_INFLATION * np.einsum("ns,nsi,nsj->nij", weight, D, D) + 1e-12 * np.eye(k))
+        half = 0.5 * (1.0 - prior_share)
+        proposal = _Mixture(prior_share, [(half, mean, chol), (half, mu, wide)])
     else:
         pilot = 0
-    Z2 = _mixture_draws(eps[pilot:], centre, chol, prior_share)
-    log_weight = _mixture_weights(decoder, X, Z2, centre, chol, prior_share)
-    return SamplingResult(logsumexp(log_weight, axis=1) - math.log(K - pilot), log_weight.mean(axis=0),
-                          Z.shape[0] * Z.shape[1] + Z2.shape[0] * Z2.shape[1])
+    Z, log_weight = proposal.log_weights(decoder, X, eps[pilot:])
+    points += Z.shape[0] * Z.shape[1]
+    return SamplingResult(logsumexp(log_weight, axis=1) - math.log(K - pilot), log_weight.mean(axis=0), points)
