@@ -46,15 +46,20 @@ its error estimate (never silently rounded).
 Sampling, any k
 ---------------
 **Defensive importance sampling** (:func:`defensive_importance`; biased low,
-consistent). Proposal ``r = (1 - alpha) N(mu, c^2 diag sigma^2) + alpha N(0,
-I)`` (``c = PROPOSAL_WIDTH``, ``alpha = PRIOR_SHARE``), the components drawn in
-fixed shares of the K draws (``round(alpha K)`` from the prior; the mixture
-density in every weight), ``log p ~= logsumexp_s log[p(x|z_s) p(z_s) /
-r(z_s)] - log K``. The weights are bounded by ``p(x|z) / alpha <= (2
-pi)^(-N/2) / alpha``, so their variance is finite for every network and the
-bias decays like 1/K (Burda et al. 2016); with q itself as proposal (IWAE) the
-variance is infinite once q is narrower than half the posterior in some
-direction (beta < 1/2 for the linear model) and the bias falls far slower.
+consistent): ``log p ~= logsumexp_s log[p(x|z_s) p(z_s) / r(z_s)] - log K``.
+A pilot (``PILOT_SHARE`` of the K draws) from ``r0 = alpha N(0, I) + (1 -
+alpha) N(mu, c^2 diag sigma^2)`` (``alpha = PRIOR_SHARE``, ``c =
+PROPOSAL_WIDTH``) estimates each row's posterior mean m and covariance C from
+its self-normalized weights; the estimate uses the other draws, from ``r =
+alpha N(0, I) + (1 - alpha)/2 N(m, s^2 C) + (1 - alpha)/2 N(mu, c^2 diag
+sigma^2)`` (``s^2 = PROPOSAL_INFLATION``). Every mixture is drawn in fixed
+counts and each weight divides by the mixture with those counts' shares (the
+balance heuristic), so the estimate of p(x) is unbiased. The weights are
+bounded by ``p(x|z) / alpha <= (2 pi)^(-N/2) / alpha``, so their variance is
+finite for every network and the bias decays like 1/K (Burda et al. 2016);
+with q itself as proposal (IWAE) the variance is infinite once q is narrower
+than half the posterior in some direction (beta < 1/2 for the linear model)
+and the bias falls far slower.
 
 **Reconstruction by Monte Carlo** (:func:`monte_carlo_recon`): S draws of q.
 
