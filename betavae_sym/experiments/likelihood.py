@@ -272,7 +272,8 @@ def lattice_marginal(decoder: GaussianDecoder, X: np.ndarray, k: int, *,
                 ring_share = np.exp(on_ring - total)
             points += len(Z)
         estimate = np.logaddexp(logs[0], logs[1]) - math.log(2.0)
-        error[active] = np.maximum(np.abs(logs[0] - logs[1]), ring_share)
+        difference = np.maximum(np.abs(logs[0] - logs[1]), ring_share)
+        error[active] = np.where(np.isfinite(difference), difference, np.inf)  # no mass seen: not converged
         value[active] = estimate
         active = active[~(error[active] <= tolerance)]
         if not active.size:
