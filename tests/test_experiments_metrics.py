@@ -397,7 +397,9 @@ def test_metrics_failed_is_recorded_as_a_failed_task_with_its_message(monkeypatc
         raise MetricsFailed("the encoder's mean is NaN or infinite for 3 of 20 examples (first: row 2)")
 
     monkeypatch.setattr(metrics, "evaluate", fail)
-    result = tasks.run_task(tasks.Task(settings_, 2.0, 1))
+    rng = np.random.default_rng(20)
+    dataset = SimpleNamespace(X=rng.standard_normal((20, 6)), N=6)  # what training needs; evaluate is replaced
+    result = tasks.run_task(tasks.Task(settings_, 2.0, 1), dataset=dataset)
     assert result["status"] == "diverged" and result["metrics"] is None
     assert result["message"] == ("evaluation failed (beta = 2, realization 1): the encoder's mean is NaN or "
                                  "infinite for 3 of 20 examples (first: row 2)")
