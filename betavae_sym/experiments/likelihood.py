@@ -183,13 +183,13 @@ def gaussian_decoder(model) -> GaussianDecoder:
 
 @dataclass(frozen=True)
 class Estimate:
-    """Per-row values of one estimator.
+    """Per-row values of one quadrature.
 
     Attributes
     ----------
     value : ndarray, (n,)
     error : ndarray, (n,)
-        Each row's error estimate (nats); for sampling estimators NaN.
+        Each row's error estimate (nats).
     converged : ndarray of bool, (n,)
         ``error <= tolerance``.
     points : int
