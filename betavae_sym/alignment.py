@@ -38,11 +38,12 @@ Search methods
 
 Angles
 ------
-:func:`axes_angle_deg` is the largest principal angle (degrees) of ``P^T Q``, P
+:func:`axes_angles_deg` are the principal angles (degrees) of ``P^T Q``, P
 the signed permutation nearest to Q (largest ``tr(P^T Q)``, by
 ``scipy.optimize.linear_sum_assignment``): how far Q turns the axes beyond
-relabelling them. For k = 2 it lies in [0, 45] when ``P^T Q`` is a rotation;
-180 marks a reflection no signed permutation removes (possible only for k >= 3).
+relabelling them; :func:`axes_angle_deg` is the largest. For k = 2 it lies in
+[0, 45] when ``P^T Q`` is a rotation; 180 marks a reflection no signed
+permutation removes (possible only for k >= 3).
 :func:`axes_angle_between` applies it to the orthogonal Procrustes map
 (``scipy.linalg.orthogonal_procrustes``) from one code's centred rows to
 another's on the same examples; Procrustes fits the directions of largest
@@ -276,11 +277,20 @@ def nearest_signed_permutation(Q: np.ndarray) -> np.ndarray:
     return P
 
 
-def axes_angle_deg(Q: np.ndarray) -> float:
-    """Largest principal angle (degrees) of ``P^T Q``, P the nearest signed permutation (module docstring)."""
+def axes_angles_deg(Q: np.ndarray) -> np.ndarray:
+    """Principal angles (degrees, descending) of ``P^T Q``, P the nearest signed permutation: ``(k,)``.
+
+    The eigenvalues of an orthogonal matrix are ``exp(+-i phi)`` pairs and +-1;
+    each is listed by its |phase| (a rotation by phi in a plane gives phi twice).
+    """
     R = nearest_signed_permutation(Q).T @ Q
-    phases = np.abs(np.angle(np.linalg.eigvals(R)))
-    return float(np.degrees(phases.max())) if phases.size else 0.0
+    return np.sort(np.degrees(np.abs(np.angle(np.linalg.eigvals(R)))))[::-1]
+
+
+def axes_angle_deg(Q: np.ndarray) -> float:
+    """The largest of :func:`axes_angles_deg` (module docstring); 0 for k = 0."""
+    angles = axes_angles_deg(Q)
+    return float(angles[0]) if angles.size else 0.0
 
 
 def procrustes_map(codes: np.ndarray, reference: np.ndarray) -> np.ndarray:

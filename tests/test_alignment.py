@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from scipy.stats import ortho_group
 
 from betavae_sym.alignment import (MAX_EXACT_ALIGNMENT_K, OrthogonalQuadratic, axes_angle_between, axes_angle_deg,
-                                   best_orthogonal, best_signed_permutation, nearest_signed_permutation,
-                                   permutation_and_signs, rotation_2d, signed_permutations)
+                                   axes_angles_deg, best_orthogonal, best_signed_permutation,
+                                   nearest_signed_permutation, permutation_and_signs, rotation_2d,
+                                   signed_permutations)
 
 
 def random_quadratic(rng, k, planted=None):
@@ -116,6 +117,13 @@ def test_the_axes_angle_of_a_three_dimensional_rotation_is_its_rotation_angle():
     Q = Rotation.from_rotvec(np.radians(25.0) * axis).as_matrix()
     assert axes_angle_deg(Q) == pytest.approx(25.0, abs=1e-9)
     assert axes_angle_deg(signed_permutations(3)[17] @ Q) == pytest.approx(25.0, abs=1e-9)
+    assert np.allclose(axes_angles_deg(Q), [25.0, 25.0, 0.0], atol=1e-9)
+
+
+def test_two_planes_turned_by_different_angles_give_both_angles():
+    Q = np.zeros((4, 4))
+    Q[:2, :2], Q[2:, 2:] = rotation_2d(np.radians(10.0)), rotation_2d(np.radians(-30.0))
+    assert np.allclose(axes_angles_deg(Q), [30.0, 30.0, 10.0, 10.0], atol=1e-9)
 
 
 def test_nearest_signed_permutation_maximizes_the_trace_over_all_of_them():
