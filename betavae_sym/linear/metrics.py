@@ -26,29 +26,12 @@ swap, repeated until none improves) gives an upper bound on the aligned TIE.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from itertools import permutations, product
-
 import numpy as np
 
+from betavae_sym.alignment import MAX_EXACT_ALIGNMENT_K, best_signed_permutation, signed_permutations
 from betavae_sym.linear.problem import Problem
 
-#: Largest k for which the TIE alignment searches all signed permutations.
-EXACT_ALIGNMENT_MAX_K = 6
-
 _CHUNK = 4096
-
-
-@lru_cache(maxsize=None)
-def signed_permutations(k: int) -> np.ndarray:
-    """All ``2^k k!`` signed permutation matrices, shape (P, k, k), the identity first."""
-    matrices = []
-    for order in permutations(range(k)):
-        for signs in product((1.0, -1.0), repeat=k):
-            P = np.zeros((k, k))
-            P[np.arange(k), order] = signs
-            matrices.append(P)
-    return np.array(matrices)
 
 
 def model_arguments(problem: Problem, params: dict, beta) -> tuple:
@@ -79,29 +62,8 @@ def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarra
 
 def align(problem: Problem, params: dict, beta: float) -> tuple[float, np.ndarray]:
     """``(aligned TIE, P)`` for one (unbatched) set of reduced parameters; see the module docstring."""
-    k = problem.k
-    if k <= EXACT_ALIGNMENT_MAX_K:
-        candidates = signed_permutations(k)
-        values = np.concatenate([_tie_under(problem, params, beta, candidates[i:i + _CHUNK])
-                                 for i in range(0, len(candidates), _CHUNK)])
-        best = int(np.argmin(values))
-        return float(values[best]), candidates[best]
-    P = np.eye(k)
-    value = float(_tie_under(problem, params, beta, P[None])[0])
-    moves = [np.diag(np.where(np.arange(k) == i, -1.0, 1.0)) for i in range(k)]
-    for i in range(k):
-        for j in range(i + 1, k):
-            swap = np.eye(k)
-            swap[[i, j]] = swap[[j, i]]
-            moves.append(swap)
-    moves = np.array(moves)
-    while True:
-        trial = moves @ P
-        values = _tie_under(problem, params, beta, trial)
-        best = int(np.argmin(values))
-        if values[best] >= value:
-            return value, P
-        value, P = float(values[best]), trial[best]
+    value, P, _ = best_signed_permutation(lambda P: _tie_under(problem, params, beta, P), problem.k)
+    return value, P
 
 
 def evaluate(problem: Problem, params: dict, beta, align_units: bool = True) -> tuple[dict, np.ndarray]:
@@ -123,7 +85,7 @@ def evaluate(problem: Problem, params: dict, beta, align_units: bool = True) -> 
     betas = np.broadcast_to(beta, metrics["tie"].shape).reshape(-1)
     if not align_units:
         return metrics, np.broadcast_to(np.eye(problem.k), (*beta.shape, problem.k, problem.k))
-    if problem.k <= EXACT_ALIGNMENT_MAX_K and len(betas) * len(signed_permutations(problem.k)) <= _CHUNK:
+    if problem.k <= MAX_EXACT_ALIGNMENT_K and len(betas) * len(signed_permutations(problem.k)) <= _CHUNK:
         candidates = signed_permutations(problem.k)
         values = _tie_under(problem, {name: np.broadcast_to(value, (len(betas), *value.shape[-2:]))
                                       for name, value in flat.items()}, betas, candidates)  # (B, M)
