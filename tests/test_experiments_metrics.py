@@ -461,12 +461,13 @@ def test_a_summary_treats_null_metrics_as_missing(tmp_path):
     import json
 
     from betavae_sym.experiments.store import Store, create_store
-    from betavae_sym.experiments.sweep import preset_settings, summarize, summary_json
-    from betavae_sym.experiments.tasks import Task, settings_hash
+    from betavae_sym.experiments.settings import SweepSettings
+    from betavae_sym.experiments.sweep import summarize, summary_json
+    from betavae_sym.experiments.tasks import Task
 
-    settings_, _, _ = preset_settings("mixed-digits", "quick")
-    path, digest = tmp_path / "sweep.db", settings_hash(settings_)
-    create_store(path, settings_, digest, "test")
+    settings_ = SweepSettings.preset("quick", dataset="mixed-digits")
+    path, digest = tmp_path / "sweep.db", settings_.settings_hash
+    create_store(path, settings_.identity(), digest, "test")
     store = Store(path, digest)
     for r, disentanglement in enumerate([None, 0.5, 0.7]):
         task = Task(settings_, 1.0, r)
