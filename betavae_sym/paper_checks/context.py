@@ -70,7 +70,7 @@ def topic_data(topic: str) -> tuple[str, str, list[dict], list[tuple[str, str, s
     from betavae_sym.symbolic import equations
     from betavae_sym.symbolic.document import TOPIC_TITLES, render_topic
 
-    checks = equations.TOPICS[topic]()
+    checks = equations.topic_checks(topic)
     stem, _ = TOPIC_TITLES[topic]
     records = [{"eq": c.eq, "topic": topic, "title": c.title, "status": c.status, "condition": c.condition,
                 "diagnosis": c.diagnosis, "notes": list(c.notes), "printed": _latex(c.printed),

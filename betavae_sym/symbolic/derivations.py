@@ -14,6 +14,7 @@ expressions or matrices in its component symbols.
 from __future__ import annotations
 
 import copy
+import functools
 import random
 from functools import lru_cache
 
@@ -180,8 +181,8 @@ def generic_gaussian_target(m: LinearBetaVAE):
     For a model from :func:`pointed_model`, the target is drawn at the same random
     point: rational ``F``, ``f`` and a symmetric positive definite rational ``E``.
     """
-    if getattr(m, "point_seed", None) is not None:
-        rng = random.Random(m.point_seed + 500)
+    if m.point is not None:
+        rng = random.Random(m.point[0] + 500)
         F, f, Q = (sp.Matrix(r, c, lambda i, j: random_rational(rng)) for r, c in ((m.k, m.N), (m.k, 1), (m.k, m.k)))
         return F, f, Q * Q.T + sp.eye(m.k)
     F = sp.Matrix(m.k, m.N, lambda i, j: sp.Symbol(f"F_{{{i + 1}{j + 1}}}", real=True))
@@ -229,8 +230,21 @@ def pointed_model(N: int, k: int, seed: int, scalars: bool = False) -> LinearBet
         setattr(m, name, sp.Matrix(rows, cols, lambda i, j: random_rational(rng)))
     Q = sp.Matrix(N, N, lambda i, j: random_rational(rng))
     m.Sigma_x = Q * Q.T + sp.eye(N)
-    m.point_seed = seed
+    m.point = (seed, scalars)
     return m
+
+
+def per_model(fn):
+    """Cache ``fn(m)`` per model values (``m.key``: size, random point, zeroed parameters)."""
+    cache = {}
+
+    @functools.wraps(fn)
+    def cached(m: LinearBetaVAE):
+        if m.key not in cache:
+            cache[m.key] = fn(m)
+        return cache[m.key]
+
+    return cached
 
 
 def with_zero(m: LinearBetaVAE, *names: str) -> LinearBetaVAE:
@@ -242,7 +256,7 @@ def with_zero(m: LinearBetaVAE, *names: str) -> LinearBetaVAE:
     zeroed = copy.copy(m)
     for name in names:
         setattr(zeroed, name, sp.zeros(*getattr(m, name).shape))
-    zeroed.zeroed = frozenset(getattr(m, "zeroed", frozenset())) | set(names)
+    zeroed.zeroed = m.zeroed | set(names)
     return zeroed
 
 

@@ -21,7 +21,7 @@ def render_topic_text(topic: str) -> tuple[str, str, list[tuple[str, str, str, s
     from betavae_sym.symbolic import equations
     from betavae_sym.symbolic.document import TOPIC_TITLES, render_topic
 
-    checks = equations.TOPICS[topic]()
+    checks = equations.topic_checks(topic)
     stem, _ = TOPIC_TITLES[topic]
     return f"{stem}.md", render_topic(topic, checks), [(c.eq, c.title, c.status, c.condition, c.diagnosis) for c in checks]
 
