@@ -18,10 +18,9 @@ from betavae_sym.cli import main
 from betavae_sym.paper_checks import STATUSES, Context, Verdict, all_checks, run_checks, select
 from betavae_sym.paper_checks import claims
 from betavae_sym.paper_checks.context import paper_mixing
-from betavae_sym.paper_checks.core import Check, _REGISTRY
-from betavae_sym.paper_checks.equations import MISSING, REGISTRY_TOPIC, registry_verdict
-
-SYMBOLIC_SOURCE = Path(__file__).resolve().parents[1] / "betavae_sym" / "symbolic" / "equations.py"
+from betavae_sym.paper_checks import registry
+from betavae_sym.paper_checks.core import Check, Fixed
+from betavae_sym.paper_checks.equations import MISSING, REGISTRY_TOPIC, FromRegistry, registry_verdict
 
 
 # -- coverage and the mapping -----------------------------------------------------------------------------
@@ -39,13 +38,19 @@ def test_every_check_has_an_id_claim_and_location():
         assert not check.topics or "symbolic" in check.needs
 
 
-def test_registry_topics_match_the_symbolic_registry_source():
-    # Independent of the mapping table: read (key, topic) pairs off the EquationCheck calls in the source.
-    source = SYMBOLIC_SOURCE.read_text()
-    found = dict((key, topic) for key, topic in re.findall(r'EquationCheck\(\s*"([^"]+)",\s*"([a-z_]+)"', source))
-    for key, param in re.findall(r'\("(\d+)", "(\w+)", printed\.eq\d+', source):  # the loop over Eqs. 36-39
-        found[key] = "gradients"
-    assert found == REGISTRY_TOPIC
+def test_registry_refuses_a_duplicate_id_and_puts_equations_first_by_number():
+    a, b = Check("eq10", "c", "l", Fixed("verified", "e")), Check("eq9", "c", "l", Fixed("verified", "e"))
+    other = Check("prop1", "c", "l", Fixed("verified", "e"))
+    assert list(registry.compose([other, a], [b])) == ["eq9", "eq10", "prop1"]
+    with pytest.raises(ValueError, match="eq10"):
+        registry.compose([a], [a])
+
+
+def test_importing_the_check_modules_registers_nothing():
+    from betavae_sym.paper_checks import claims, core, equations
+
+    assert not any(isinstance(value, dict) and value and all(isinstance(v, Check) for v in value.values())
+                   for module in (core, claims, equations) for value in vars(module).values())
 
 
 def test_missing_numbers_are_the_ones_the_paper_skips():
@@ -89,16 +94,28 @@ class FakeRegistry(Context):
 ERRATA = {"65", "36", "37", "38", "39", "40", "41", "43", "81"}
 
 
-@pytest.mark.parametrize("key", sorted(REGISTRY_TOPIC))
-def test_each_registry_equation_check_takes_the_registry_verdict(key):
-    checks = [c for c in all_checks().values() if c.group == "equation" and "symbolic" in c.needs
-              and c.run.__qualname__.startswith("from_registry")]
-    context = FakeRegistry({k: ("erratum" if k in ERRATA else "agrees") for k in REGISTRY_TOPIC})
-    mapped = [c for c in checks if c.run.__closure__[0].cell_contents == key or
-              any(cell.cell_contents == key for cell in c.run.__closure__)]
-    for check in mapped:
+def _registry_checks():
+    return [c for c in all_checks().values() if isinstance(c.run, FromRegistry)]
+
+
+@pytest.mark.parametrize("erratum", [False, True])
+def test_each_registry_equation_check_takes_the_registry_verdict(erratum):
+    # The documented mapping: agrees -> verified (printed kept), erratum -> erratum with the corrected form.
+    context = FakeRegistry({k: ("erratum" if erratum else "agrees") for k in REGISTRY_TOPIC})
+    checks = _registry_checks()
+    assert len(checks) >= 40
+    for check in checks:
         verdict = check.run(context)
-        assert verdict.status == ("erratum" if key in ERRATA else "verified")
+        assert verdict.status == ("erratum" if erratum else "verified"), check.id
+        assert verdict.printed == "P" and verdict.corrected == ("C" if erratum else None), check.id
+        assert check.topics == (REGISTRY_TOPIC[check.run.key],) and check.needs == ("symbolic",)
+
+
+def test_every_symbolic_record_is_read_by_a_check():
+    # "43*" (the closed-form stationary point) and "20-22" (Prop. 3) are read by the claims 'stationary'
+    # and 'prop3' (pinned below); every other record backs at least one equation check.
+    used = {c.run.key for c in _registry_checks()}
+    assert used == set(REGISTRY_TOPIC) - {"43*", "20-22"}
 
 
 def test_equation_checks_use_the_documented_registry_keys():
@@ -106,9 +123,7 @@ def test_equation_checks_use_the_documented_registry_keys():
                 "eq25": "6/12/23", "eq16": "16-17", "eq17": "16-17", "eq18": "70-75", "eq19": "19", "eq21": "21",
                 "eq36": "36", "eq43": "43", "eq67": "67", "eq67-app2": "67 (App. 2)", "eq73": "70-75",
                 "eq75": "70-75", "eq78": "78-80", "eq80": "78-80", "eq81": "81"}
-    for check_id, key in expected.items():
-        run = all_checks()[check_id].run
-        assert key in [cell.cell_contents for cell in run.__closure__], check_id
+    assert {check_id: all_checks()[check_id].run.key for check_id in expected} == expected
 
 
 # -- the verdicts, pinned ----------------------------------------------------------------------------------
@@ -199,7 +214,8 @@ def test_a_crashing_check_is_reported_and_the_others_still_run(monkeypatch, caps
     def boom(context):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(_REGISTRY, "eq3", Check("eq3", "c", "l", boom))
+    checks = {**registry.all_checks(), "eq3": Check("eq3", "c", "l", boom)}
+    monkeypatch.setattr(registry, "all_checks", lambda: checks)
     assert main(["check", "--only", "eq3", "eq8", "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert "crashed" in captured.out and "eq8" in captured.out
