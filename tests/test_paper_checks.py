@@ -20,7 +20,12 @@ from betavae_sym.paper_checks import claims
 from betavae_sym.paper_checks.context import paper_mixing
 from betavae_sym.paper_checks import registry
 from betavae_sym.paper_checks.core import Check, Fixed
-from betavae_sym.paper_checks.equations import MISSING, REGISTRY_TOPIC, FromRegistry, registry_verdict
+from betavae_sym.paper_checks.claims import DeepRule
+from betavae_sym.paper_checks.equations import (
+    MISSING, REGISTRY_TOPIC, printed_objective_slopes, registry_verdict,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- coverage and the mapping -----------------------------------------------------------------------------
@@ -95,7 +100,8 @@ ERRATA = {"65", "36", "37", "38", "39", "40", "41", "43", "81"}
 
 
 def _registry_checks():
-    return [c for c in all_checks().values() if isinstance(c.run, FromRegistry)]
+    """The checks whose verdict is a symbolic record's (FromRegistry, and eq34's PrintedObjectiveAcrossBeta)."""
+    return [c for c in all_checks().values() if isinstance(getattr(c.run, "key", None), str)]
 
 
 @pytest.mark.parametrize("erratum", [False, True])
@@ -141,10 +147,10 @@ PINNED = {
                  "fig3-elbo-max", "fig3-tie-nonmonotonic", "fig3-mie-nonmonotonic", "fig3-recon-decreasing",
                  "fig3-kl-decreasing", "fixed-decoder-mie-min", "fixed-decoder-tie-min",
                  "fixed-decoder-loglik-constant"],
-    "erratum": ["eq63", "ref-eq58", "numbering-67"],
+    "erratum": ["eq61", "eq63", "ref-eq58", "numbering-67"],
     "refuted": ["fig3-loglik-decreasing", "settings-realizations", "settings-mixed-digits"],
     "not-checkable": ["eq3", "eq4", "eq5", "eq8", "eq9", "eq13", "eq15", "eq20", "eq33", "eq49", "eq50", "eq55",
-                      "eq61", "eq70", "eq71", "eq72", "eq76", "fig5-traversal-axes", "fig4-factorized-high-beta"]
+                      "eq70", "eq71", "eq72", "eq76", "fig5-traversal-axes", "fig4-factorized-high-beta"]
                      + [f"eq{n}" for n in MISSING],
 }
 
@@ -176,6 +182,50 @@ def test_loglikelihood_refutation_agrees_with_the_closed_form(results):
     low, one = (closed_form(paper_mixing(), b).metrics["log_likelihood"] for b in (0.05, 1.0))
     assert one > low
     assert results[0]["fig3-loglik-decreasing"].status == "refuted"
+
+
+def test_the_term_eq34_drops_shifts_proposition_1_by_k_over_2():
+    # Independent truths: Proposition 1 (envelope theorem) for the objective with its constants, and the
+    # dropped term -N/2 log 2 pi + beta k/2 for the print; here at k = 1 and 3 (the check uses k = 2).
+    for k in (1, 3):
+        for beta, objective, printed in printed_objective_slopes(betas=(0.7, 1.6), N=4, k=k):
+            assert abs(objective) < 1e-6 and abs(printed + k / 2) < 1e-6, (k, beta, objective, printed)
+
+
+def _committed_statuses() -> dict:
+    """Symbolic key -> status, read off the committed derivations/README.md (kept fresh by 'derive --check')."""
+    text = (ROOT / "derivations" / "README.md").read_text()
+    rows = re.findall(r"^\| \[[^]]+\]\([^)]+\) \| ([^|]+?) \| .*? \| (agrees|erratum) \|$", text, re.M)
+    return dict(rows)
+
+
+class CommittedRegistry(Context):
+    """A context whose symbolic records have the statuses of the committed derivations/."""
+
+    def __init__(self, analytic_run):
+        super().__init__(progress=False)
+        self.analytic_run = analytic_run
+        self.statuses = _committed_statuses()
+
+    def equation(self, key):
+        return _record(self.statuses[key], eq=key, topic=REGISTRY_TOPIC[key])
+
+
+def test_the_readme_errata_table_lists_exactly_the_checks_that_find_an_erratum(results):
+    context = CommittedRegistry(results[1].analytic_run)
+    assert set(context.statuses) == set(REGISTRY_TOPIC)
+    errata = set()
+    for check in all_checks().values():
+        if "deep" in check.needs:   # the deep rules decide verified / refuted / not-checkable, never erratum
+            assert isinstance(check.run, (DeepRule, Fixed)) and getattr(check.run, "status", "") != "erratum"
+            continue
+        if check.run(context).status == "erratum":
+            errata.add(check.id)
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("<!-- errata-table"):readme.index("<!-- /errata-table -->")]
+    listed = [i for row in block.splitlines() if row.startswith("| `") for i in re.findall(r"`([a-z0-9-]+)`", row.split(" | ")[0])]
+    assert len(listed) == len(set(listed))
+    assert set(listed) == errata
 
 
 def test_eq63_printed_form_is_ill_formed_and_corrected_form_uses_A_transpose_J(results):

@@ -135,6 +135,19 @@ def solve_W_mu(m: LinearBetaVAE, objective: sp.Expr, at: dict) -> sp.Matrix:
     return sp.Matrix(m.k, m.N, [sp.factor(e) for e in solution])
 
 
+def per_model(fn):
+    """Cache ``fn(m)`` per model values (``m.key``: size, random point, zeroed parameters)."""
+    cache = {}
+
+    @functools.wraps(fn)
+    def cached(m: LinearBetaVAE):
+        if m.key not in cache:
+            cache[m.key] = fn(m)
+        return cache[m.key]
+
+    return cached
+
+
 # ----- Eqs. 27, 28, 44, 78-80: Gaussian moments and conditioning -----------------------------
 def joint_moments(latent: sp.Matrix, noise: sp.Matrix, noise_var, mixing: sp.Matrix, offset: sp.Matrix):
     """Moments of ``x = mixing @ latent + noise + offset`` with ``latent ~ N(0, I)``, ``noise ~ N(0, noise_var I)``.
@@ -191,12 +204,19 @@ def generic_gaussian_target(m: LinearBetaVAE):
     return F, f, E
 
 
-def inference_error(m: LinearBetaVAE, F: sp.Matrix, f: sp.Matrix, E: sp.Matrix) -> sp.Expr:
-    """Eq. 77 derived: ``E_p(x) E_q[log q(z|x) - log N(z; F x + f, E)]`` (KL from its definition)."""
+def expected_log_ratio(m: LinearBetaVAE, log_target) -> sp.Expr:
+    """``E_p(x) E_q[log q(z|x) - log_target(z)]`` with ``z`` reparameterized (a KL when ``log_target`` is a log density of z).
+
+    ``log_target(z)``: a function of the (k, 1) sample ``z`` returning a scalar.
+    """
     z = reparameterized_z(m)
     log_q = log_normal_density(z, m.mu_z(), encoder_covariance(m))
-    log_target = log_normal_density(z, F * m.x + f, E)
-    return over_x(m, over_eps(m, log_q - log_target))
+    return over_x(m, over_eps(m, log_q - log_target(z)))
+
+
+def inference_error(m: LinearBetaVAE, F: sp.Matrix, f: sp.Matrix, E: sp.Matrix) -> sp.Expr:
+    """Eq. 77 derived: ``E_p(x) E_q[log q(z|x) - log N(z; F x + f, E)]`` (KL from its definition)."""
+    return expected_log_ratio(m, lambda z: log_normal_density(z, F * m.x + f, E))
 
 
 @lru_cache(maxsize=None)
@@ -232,19 +252,6 @@ def pointed_model(N: int, k: int, seed: int, scalars: bool = False) -> LinearBet
     m.Sigma_x = Q * Q.T + sp.eye(N)
     m.point = (seed, scalars)
     return m
-
-
-def per_model(fn):
-    """Cache ``fn(m)`` per model values (``m.key``: size, random point, zeroed parameters)."""
-    cache = {}
-
-    @functools.wraps(fn)
-    def cached(m: LinearBetaVAE):
-        if m.key not in cache:
-            cache[m.key] = fn(m)
-        return cache[m.key]
-
-    return cached
 
 
 def with_zero(m: LinearBetaVAE, *names: str) -> LinearBetaVAE:

@@ -162,3 +162,54 @@ def verify_moment_identities() -> list[IdentityCheck]:
     checks.append(IdentityCheck("E[exp(v^T x)] = exp(v^T Sigma v / 2)", 2, mgf2, target_mgf2,
                                 sp.simplify(mgf2 / target_mgf2) == 1))
     return checks
+
+
+@lru_cache(maxsize=None)
+def _gaussian_integral_1d() -> tuple[sp.Symbol, sp.Symbol, sp.Expr]:
+    """``(s, c, integral over z of exp(-z^2 / (2 s) + c z))``, done by SymPy once."""
+    z = sp.Symbol("z", real=True)
+    s, c = sp.Symbol("s", positive=True), sp.Symbol("c", real=True)
+    value = sp.simplify(sp.integrate(sp.exp(-z**2 / (2 * s) + c * z), (z, -sp.oo, sp.oo), conds="none"))
+    return s, c, value
+
+
+@dataclass(frozen=True)
+class SourceTerm:
+    """Eq. 61's generating function ``Z[J]`` integrated at one size (``Sigma_z`` diagonal, as in Eq. 30).
+
+    ``printed``: with the printed normalization ``(2 pi)^{n/2}`` (``n`` kept as a symbol);
+    ``corrected``: with ``(2 pi)^{k/2}``; ``eq63``: ``exp(1/2 (A^T J)^T Sigma_z (A^T J))``.
+    """
+
+    N: int
+    k: int
+    n: sp.Symbol
+    printed: sp.Expr
+    corrected: sp.Expr
+    eq63: sp.Expr
+
+    def printed_at_zero(self) -> sp.Expr:
+        """``Z[0]`` as printed: ``(2 pi)^{(k - n)/2}``, which is 1 only for n = k."""
+        return sp.simplify(self.printed.subs({s: 0 for s in self.printed.free_symbols if s.name.startswith("J")}))
+
+    def corrected_is_eq63(self) -> bool:
+        return sp.simplify(self.corrected / self.eq63) == 1
+
+
+def source_term(N: int, k: int) -> SourceTerm:
+    """Eq. 61, ``Z[J] = int dz (2 pi)^{-n/2} det(Sigma_z)^{-1/2} exp(-z^T Sigma_z^{-1} z / 2 + J^T A z)``, integrated.
+
+    ``J``: (N, 1), ``A``: (N, k), ``z``: (k, 1), ``Sigma_z = diag(s_1..s_k)``; the
+    integral factorizes over the k coordinates of z, each done by SymPy.
+    """
+    s, c, integral = _gaussian_integral_1d()
+    J = sp.Matrix(N, 1, lambda i, _: sp.Symbol(f"J_{i + 1}", real=True))
+    A = sp.Matrix(N, k, lambda i, j: sp.Symbol(f"A_{i + 1}{j + 1}", real=True))
+    variances = sp.symbols(f"s_1:{k + 1}", positive=True)
+    n = sp.Symbol("n", positive=True, integer=True)
+    v = A.T * J
+    product = sp.Mul(*(integral.subs({s: si, c: vi}) for si, vi in zip(variances, v)))
+    root_det = sp.sqrt(sp.Mul(*variances))
+    eq63 = sp.exp(sp.Rational(1, 2) * (v.T * sp.diag(*variances) * v)[0, 0])
+    return SourceTerm(N, k, n, printed=product / ((2 * sp.pi) ** (n / 2) * root_det),
+                      corrected=product / ((2 * sp.pi) ** sp.Rational(k, 2) * root_det), eq63=eq63)

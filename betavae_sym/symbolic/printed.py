@@ -222,6 +222,16 @@ def eq81(m: LinearBetaVAE):
 
 
 # ----- inference errors (Eqs. 45-47, 77) ---------------------------------------------------------
+def eq77_first_line_target(m: LinearBetaVAE, z):
+    """Eq. 77, first line: the KL's second argument as printed, ``p_theta(x|z) = N(x; D z + b^D, I_N)``.
+
+    Returns ``(value, mean, covariance)`` of that density for the sample ``z``
+    (k, 1): read as a function of ``z``, the only reading in which
+    ``KL(q(z|x) || p_theta(x|z))`` can be evaluated.
+    """
+    return m.x, m.D * z + m.b_D, ops.eye(m.N, m.D)
+
+
 def eq77_integrand(m: LinearBetaVAE, F, E):
     """Eq. 77, second line: the bracket inside ``1/2 E_p(x)[...]``, times 1/2, for the target ``N(F x, E)``.
 

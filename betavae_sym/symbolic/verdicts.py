@@ -6,8 +6,8 @@ the printed form and the derived form (for typesetting), a :class:`Comparison`
 paper's context allows. :func:`evaluate` runs it and returns an
 :class:`EquationCheck` record with a verdict:
 
-- ``agrees``: equal at every size, or equal up to an additive term the paper
-  says it drops, or equal under a condition the paper's own context supplies
+- ``agrees``: equal at every size, or equal up to the additive term the paper
+  says it drops (verified to be that term), or equal under a condition the paper's own context supplies
   (the ``condition`` field says which);
 - ``erratum``: anything else; ``corrected`` holds the derived form, and
   ``diagnosis`` a description of the difference: the first of the spec's
@@ -49,7 +49,7 @@ class SizeResult:
 
     def describe(self) -> str:
         rel = self.relation
-        text = {"equal": "equal", "constant": f"equal up to the constant {rel.detail}",
+        text = {"equal": "equal", "constant": f"equal up to the parameter-free term {rel.detail}",
                 "scaled": f"printed = ({rel.detail}) x derived", "different": "different",
                 "ill-formed": f"ill-formed: {rel.message}"}[rel.kind]
         return f"(N, k) = ({self.N}, {self.k}), {self.method}: {text}"
@@ -238,6 +238,24 @@ def _plain_diagnosis(sizes: list[SizeResult]) -> str:
 
 
 @dataclass(frozen=True)
+class Dropped:
+    """A term of the derived form that the print leaves out, on purpose (the paper says so).
+
+    ``term(N, k, beta)``: derived - printed at size (N, k); it must be what each
+    comparison found as the constant difference, or the print does not agree.
+    ``text`` says what the term is and what dropping it changes.
+    """
+
+    text: str
+    term: Callable[[int, int, sp.Symbol], sp.Expr]
+
+    def matches(self, sizes: list[SizeResult]) -> bool:
+        """True when printed - derived is ``-term`` at every size (exactly)."""
+        return all(sp.simplify(sp.expand_log(r.relation.detail + self.term(r.N, r.k, dv.model(r.N, r.k).beta),
+                                             force=True)) == 0 for r in sizes)
+
+
+@dataclass(frozen=True)
 class Condition:
     """The paper's context under which the print holds: ``comparison`` agrees at every size."""
 
@@ -271,9 +289,9 @@ class EquationSpec:
     SymPy objects to typeset (general shape, or a small explicit size);
     ``comparison`` relates the two at every size, or ``proof`` stands in for
     it. ``context`` states the paper's context in which ``comparison`` is
-    already made (reported with the verdict); ``dropped`` names a term the
-    paper says it drops (an additive difference free of the parameters then
-    agrees); ``condition`` is a context under which a print that disagrees
+    already made (reported with the verdict); ``dropped`` is a term the paper
+    says it drops (an additive difference free of the parameters agrees when
+    it is that term); ``condition`` is a context under which a print that disagrees
     in general holds; ``explanations`` are tried in order when the print
     disagrees. A note is text, or a callable returning text or a list of
     texts (a finding of the derivation).
@@ -286,7 +304,7 @@ class EquationSpec:
     comparison: Comparison | None = None
     proof: Proof | None = None
     context: str = ""
-    dropped: str = ""
+    dropped: Dropped | None = None
     condition: Condition | None = None
     explanations: tuple[Explanation, ...] = ()
     corrected: Callable[[], object] | None = None
@@ -320,8 +338,8 @@ def _verdict(spec: EquationSpec, sizes: list[SizeResult]) -> tuple[str, str, str
     kinds = {r.relation.kind for r in sizes}
     if kinds == {"equal"}:
         return "agrees", spec.context, ""
-    if kinds == {"constant"}:
-        return "agrees", f"up to an additive constant ({spec.dropped})" if spec.dropped else "up to an additive constant", ""
+    if kinds == {"constant"} and spec.dropped is not None and spec.dropped.matches(sizes):
+        return "agrees", f"up to the additive term the print drops, {spec.dropped.text}", ""
     if spec.condition is not None and spec.condition.comparison.holds():
         return "agrees", spec.condition.text, ""
     for explanation in spec.explanations:
