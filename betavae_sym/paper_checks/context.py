@@ -23,7 +23,7 @@ ANALYTIC_N, ANALYTIC_K = 128, 2
 #: beta grid of the analytic sweeps per preset (the extrema are refined between grid points).
 ANALYTIC_BETAS = {"quick": (0.05, 4.0, 80), "paper": (0.02, 6.0, 300)}
 
-#: Symbolic topics in submission order (slowest first), as in ``betavae_sym.symbolic.derive``.
+#: Symbolic topics in the order ``betavae_sym.symbolic.derive`` submits them (grouped by shared work).
 ALL_TOPICS = SUBMISSION_ORDER
 
 #: The deep datasets: Figure 4 (mixed digits) and Figure 5 (positioned digit).

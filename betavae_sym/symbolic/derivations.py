@@ -77,7 +77,9 @@ def kl_per_datum(m: LinearBetaVAE) -> sp.Expr:
 def gradient(m: LinearBetaVAE, objective: sp.Expr, param: str) -> sp.Matrix:
     """``dL/d param`` by component-wise differentiation, same shape as the parameter."""
     P = getattr(m, param)
-    return P.applyfunc(lambda entry: sp.diff(objective, entry))
+    terms = sp.Add.make_args(objective)
+    # term by term, skipping the terms free of the entry: the same derivative as sp.diff, about twice as fast
+    return P.applyfunc(lambda entry: sp.Add(*[term.diff(entry) for term in terms if term.has(entry)]))
 
 
 # ----- Eq. 42 and the closed-form pieces of the stationary point -----------------------------
@@ -96,7 +98,11 @@ def solve_W_sigma(m: LinearBetaVAE, objective: sp.Expr) -> dict:
 
     Returns ``{W^s_ab: value}``; raises if the gradient does not factor so.
     """
-    grad = gradient(m, objective, "W_sigma")
+    return W_sigma_from_gradient(m, gradient(m, objective, "W_sigma"))
+
+
+def W_sigma_from_gradient(m: LinearBetaVAE, grad: sp.Matrix) -> dict:
+    """:func:`solve_W_sigma` given ``dL/dW^s`` (k, N), derived component-wise."""
     WS = m.W_sigma * m.Sigma_x
     for a in range(m.k):
         factors = {sp.cancel(grad[a, b] / WS[a, b]) for b in range(m.N)}
@@ -110,7 +116,11 @@ def solve_W_sigma(m: LinearBetaVAE, objective: sp.Expr) -> dict:
 
 def solve_b_sigma(m: LinearBetaVAE, objective: sp.Expr, at: dict) -> dict:
     """``dL/db^s = 0`` derived at the point ``at`` (e.g. ``W^s = 0``): one equation per unit."""
-    grad = gradient(m, objective, "b_sigma").subs(at)
+    return b_sigma_from_gradient(m, gradient(m, objective, "b_sigma").subs(at))
+
+
+def b_sigma_from_gradient(m: LinearBetaVAE, grad: sp.Matrix) -> dict:
+    """:func:`solve_b_sigma` given ``dL/db^s`` (k, 1) at the point of interest."""
     solution = {}
     for a in range(m.k):
         roots = sp.solve(grad[a], m.b_sigma[a])
@@ -126,7 +136,11 @@ def solve_W_mu(m: LinearBetaVAE, objective: sp.Expr, at: dict) -> sp.Matrix:
     ``dL/dW^mu = -X Sigma_x`` with ``X`` free of ``Sigma_x`` (checked), and
     ``Sigma_x`` is invertible, so the system is ``X = 0``; solved by linsolve.
     """
-    grad = gradient(m, objective, "W_mu").subs(at)
+    return W_mu_from_gradient(m, gradient(m, objective, "W_mu").subs(at))
+
+
+def W_mu_from_gradient(m: LinearBetaVAE, grad: sp.Matrix) -> sp.Matrix:
+    """:func:`solve_W_mu` given ``dL/dW^mu`` (k, N) at the point of interest."""
     X = -grad * m.Sigma_x.adjugate() / m.Sigma_x.det()
     X = X.applyfunc(lambda e: sp.factor(sp.cancel(e)))
     if X.free_symbols & m.Sigma_x.free_symbols:
@@ -173,6 +187,7 @@ def condition(x: sp.Matrix, mean_x: sp.Matrix, cov_xx: sp.Matrix, cov_xs: sp.Mat
     return gain * (x - mean_x), sp.eye(k) - gain * cov_xs
 
 
+@per_model
 def ground_truth(m: LinearBetaVAE):
     """Eqs. 27-28 derived from ``x = A s + eta``: ``(Sigma_x, mu_{s|x}, Sigma_{s|x})``."""
     mean, cov_xx, cov_xs = joint_moments(m.s, m.eta, m.sigma_eta2, m.A, sp.zeros(m.N, 1))
@@ -180,6 +195,7 @@ def ground_truth(m: LinearBetaVAE):
     return cov_xx, mu, cov
 
 
+@per_model
 def model_posterior(m: LinearBetaVAE):
     """Eqs. 44, 78-80 derived from ``x = D z + b^D + noise``: ``(cov of p_theta(x), mu_{z|x}, Sigma_{z|x})``."""
     mean, cov_xx, cov_xz = joint_moments(m.eps, m.eta, m.sigma_y2, m.D, m.b_D)

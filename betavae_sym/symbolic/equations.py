@@ -40,7 +40,7 @@ def paper(expr, m: LinearBetaVAE):
     """``expr`` in the paper's case ``sigma_y2 = sigma_eta2 = 1``."""
     if isinstance(expr, tuple):
         return tuple(paper(e, m) for e in expr)
-    return expr.subs(m.paper_case())
+    return expr.xreplace(m.paper_case())
 
 
 def _biases_zero(m: LinearBetaVAE) -> dict:
@@ -274,11 +274,9 @@ def _closed_form_pieces() -> tuple[list, list]:
     pieces = []
     for N, k in SIZES:
         m = dv.model(N, k)
-        L = _averaged_objective(m)
-        at = _biases_zero(m)
-        w_sigma = dv.solve_W_sigma(m, L.subs(at))
-        at.update(w_sigma)
-        b_sigma = dv.solve_b_sigma(m, L, at)
+        d_W_mu, _, d_W_sigma, d_b_sigma = _stationary_lines_at(N, k)     # the gradients at b^mu = b^D = 0
+        w_sigma = dv.W_sigma_from_gradient(m, d_W_sigma)
+        b_sigma = dv.b_sigma_from_gradient(m, d_b_sigma.subs(w_sigma))
         c = ops.col_sq_norms(m.D)
         expected_b = {m.b_sigma[a]: sp.log(m.beta / (m.beta + c[a])) for a in range(k)}
         b_ok = all(sp.simplify(sp.expand_log(b_sigma[s] - expected_b[s], force=True)) == 0 for s in b_sigma)
@@ -286,7 +284,7 @@ def _closed_form_pieces() -> tuple[list, list]:
     w_mu_ok = []
     for N, k in SIZES[:3]:
         m = dv.model(N, k)
-        W = dv.solve_W_mu(m, _averaged_objective(m), _biases_zero(m))
+        W = dv.W_mu_from_gradient(m, _stationary_lines_at(N, k)[0])
         closed = ops.inv(m.D.T * m.D + m.beta * sp.eye(k)) * m.D.T
         w_mu_ok.append(((N, k), all(sp.cancel(e) == 0 for e in (W - closed))))
     return pieces, w_mu_ok

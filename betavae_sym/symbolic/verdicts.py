@@ -73,11 +73,17 @@ class EquationCheck:
     notes: list[str] = field(default_factory=list)
 
 
-def _at_random_point(expr, m, seed: int):
-    """``expr`` with every symbol except beta and the variances set to random rationals."""
-    rng = random.Random(seed + 1000)
+def _point_symbols(expr, m) -> list[sp.Symbol]:
+    """The symbols of ``expr`` that a random point sets: all but beta and the variances, in a fixed order."""
     keep = {s for s in (m.beta, m.sigma_y2, m.sigma_eta2) if isinstance(s, sp.Symbol)}
-    symbols = sorted(set().union(*(e.free_symbols for e in components(expr))) - keep, key=str)
+    return sorted(set().union(*(e.free_symbols for e in components(expr))) - keep, key=str)
+
+
+def _at_random_point(expr, m, seed: int, symbols: list[sp.Symbol] | None = None):
+    """``expr`` with every symbol except beta and the variances set to random rationals (``symbols``: as
+    :func:`_point_symbols` gives them, when already known)."""
+    rng = random.Random(seed + 1000)
+    symbols = _point_symbols(expr, m) if symbols is None else symbols
     point = {s: random_rational(rng, positive=bool(s.is_positive)) for s in symbols}
     return _map(expr, lambda e: e.xreplace(point))
 
@@ -153,7 +159,8 @@ class Comparison:
         if self.build == "symbolic":
             m = dv.model(N, k)
             both = (self.printed_of(m), self.derived_of(m))
-            return relate_at_points([_at_random_point(both, m, seed) for seed in range(RATIONAL_POINTS)],
+            symbols = _point_symbols(both, m)
+            return relate_at_points([_at_random_point(both, m, seed, symbols) for seed in range(RATIONAL_POINTS)],
                                     seed=N * 100 + k)
         pairs = []
         for seed in range(RATIONAL_POINTS):
