@@ -35,12 +35,15 @@ RESOURCES = ("symbolic", "analytic", "deep")
 
 @dataclass
 class Verdict:
-    """What a check found. ``printed`` / ``corrected``: LaTeX or plain text, or None."""
+    """What a check found. ``printed`` / ``corrected``: LaTeX or plain text, or None; ``*_mathml``: the same
+    as presentation MathML where the form is a SymPy expression (the report renders it)."""
 
     status: str
     evidence: str
     printed: str | None = None
     corrected: str | None = None
+    printed_mathml: str | None = None
+    corrected_mathml: str | None = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -87,6 +90,8 @@ class Result:
     group: str = "equation"
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    printed_mathml: str | None = None       # for the report; not part of the JSON
+    corrected_mathml: str | None = None
 
     def to_json(self) -> dict:
         """The documented JSON object: id, claim, location, status, printed, corrected, evidence."""
@@ -104,11 +109,12 @@ def run_one(check: Check, context) -> Result:
         if not isinstance(verdict, Verdict):
             raise TypeError(f"check {check.id} returned {type(verdict).__name__}, not a Verdict")
         status, evidence, printed, corrected = verdict.status, verdict.evidence, verdict.printed, verdict.corrected
+        mathml = (verdict.printed_mathml, verdict.corrected_mathml)
     except Exception as exc:  # noqa: BLE001 - a crashing check is reported, not raised
-        status, printed, corrected = "crashed", None, None
+        status, printed, corrected, mathml = "crashed", None, None, (None, None)
         evidence = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=4))
     return Result(check.id, check.claim, check.location, status, printed, corrected, evidence, check.group,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, printed_mathml=mathml[0], corrected_mathml=mathml[1])
 
 
 def run_checks(checks: list[Check], context, progress: bool = False) -> list[Result]:

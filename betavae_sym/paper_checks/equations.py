@@ -11,6 +11,7 @@ here (Eqs. 7, 11, 14, 62, 63, 64).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from betavae_sym.paper_checks.core import Check, Fixed, Verdict
@@ -63,12 +64,13 @@ def registry_verdict(record: dict) -> Verdict:
         if record["condition"]:
             text += f" ({record['condition']})"
         text += f". {sizes + '. ' if sizes else ''}See {where}."
-        return Verdict("verified", text, printed=record["printed"])
+        return Verdict("verified", text, printed=record["printed"], printed_mathml=record.get("printed_mathml"))
     if record["status"] == "erratum":
         text = (f"SymPy: the printed form differs from the derived one: {record['diagnosis']}. "
                 f"{sizes + '. ' if sizes else ''}The corrected form is the derived one "
                 f"(derived from first principles; see {where}).")
-        return Verdict("erratum", text, printed=record["printed"], corrected=record["corrected"])
+        return Verdict("erratum", text, printed=record["printed"], corrected=record["corrected"],
+                       printed_mathml=record.get("printed_mathml"), corrected_mathml=record.get("corrected_mathml"))
     raise ValueError(f"registry status {record['status']!r} of Eq. {record['eq']} is neither agrees nor erratum")
 
 
@@ -83,8 +85,7 @@ class FromRegistry:
         verdict = registry_verdict(context.equation(self.key))
         if not self.extra:
             return verdict
-        return Verdict(verdict.status, f"{verdict.evidence} {self.extra}", printed=verdict.printed,
-                       corrected=verdict.corrected)
+        return dataclasses.replace(verdict, evidence=f"{verdict.evidence} {self.extra}")
 
 
 #: Eq. 34's dropped beta k/2 measured on the analytic optimum: mixing size, beta values, finite-difference step,
@@ -148,8 +149,7 @@ class PrintedObjectiveAcrossBeta:
                     f"first; the second is -k/2 = {-SLOPE_K / 2:g} "
                     + ("as the dropped beta k/2 predicts." if ok else "NOT as the dropped beta k/2 predicts."))
         status = registry.status if ok or registry.status != "verified" else "refuted"
-        return Verdict(status, f"{registry.evidence} {measured}", printed=registry.printed,
-                       corrected=registry.corrected)
+        return dataclasses.replace(registry, status=status, evidence=f"{registry.evidence} {measured}")
 
 
 def _eq(n: int, claim: str, run, needs=(), topics=(), app2=False, suffix="") -> Check:
