@@ -80,7 +80,7 @@ def _relative(path: Path, base: Path) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}
 table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
 th{background:#f3f3f3}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}
-figure{margin:1em 0}img{max-width:100%}math[display=block]{margin:.6em 0;overflow-x:auto}figcaption{font-style:italic;color:#444}
+figure{margin:1em 0}img{max-width:100%}math[display=block]{margin:.6em 0;overflow-x:auto;overflow-y:hidden}figcaption{font-style:italic;color:#444}
 .verified{color:#176b17}.erratum{color:#8a5a00}.refuted{color:#b00020}.not-checkable{color:#555}.crashed{color:#fff;background:#b00020}
 .failed{color:#b00020;font-weight:bold}.ok{color:#176b17}"""
 

@@ -273,6 +273,20 @@ def _mathml_printer():
                 return self._print(expr.parent)
             return super()._print_MatrixElement(expr)
 
+        def _print_MatMul(self, expr):
+            coefficient, rest = expr.args[0], expr.args[1:]
+            if not (isinstance(coefficient, sp.Rational) and abs(coefficient) != 1 and rest):
+                return super()._print_MatMul(expr)
+            body = self._print(sp.MatMul(*rest, evaluate=False)) if len(rest) > 1 else self._print(rest[0])
+            if len(rest) == 1 and isinstance(rest[0], sp.MatAdd):
+                body = self._fenced(body)
+            row = self._element("mrow")
+            if coefficient < 0:
+                row.appendChild(self._element("mo", "-"))
+            for child in (self._print(abs(coefficient)), self._element("mo", "\u2062"), body):
+                row.appendChild(child)
+            return row
+
         def _print_OneMatrix(self, expr):
             one = self._element("mi", "\U0001D7D9")
             rows, cols = expr.shape
