@@ -23,7 +23,7 @@ ANALYTIC_N, ANALYTIC_K = 128, 2
 #: beta grid of the analytic sweeps per preset (the extrema are refined between grid points).
 ANALYTIC_BETAS = {"quick": (0.05, 4.0, 80), "paper": (0.02, 6.0, 300)}
 
-#: Symbolic topics in submission order (slowest first), as in ``betavae_sym.symbolic.derive``.
+#: Symbolic topics in the order ``betavae_sym.symbolic.derive`` submits them (grouped by shared work).
 ALL_TOPICS = SUBMISSION_ORDER
 
 #: The deep datasets: Figure 4 (mixed digits) and Figure 5 (positioned digit).
@@ -41,7 +41,8 @@ class SymbolicRun:
 
     ``equations``: registry key (``"36"``, ``"67 (App. 2)"``, ...) -> dict with
     topic, title, status (agrees | erratum), condition, diagnosis, notes,
-    printed / derived / corrected (LaTeX). ``documents``: file name ->
+    printed / derived / corrected (LaTeX), printed_mathml / corrected_mathml
+    (presentation MathML, for the report). ``documents``: file name ->
     Markdown, as ``betavae-sym derive`` writes them (the index ``README.md``
     only when every topic ran). ``identities``: (name, dimension, holds).
     """
@@ -68,13 +69,14 @@ def _latex(obj) -> str | None:
 def topic_data(topic: str) -> tuple[str, str, list[dict], list[tuple[str, str, str]]]:
     """Derive one topic (in a worker process): (file name, Markdown, equation records, index rows)."""
     from betavae_sym.symbolic import equations
-    from betavae_sym.symbolic.document import TOPIC_TITLES, render_topic
+    from betavae_sym.symbolic.document import TOPIC_TITLES, mathml, render_topic
 
-    checks = equations.TOPICS[topic]()
+    checks = equations.topic_checks(topic)
     stem, _ = TOPIC_TITLES[topic]
     records = [{"eq": c.eq, "topic": topic, "title": c.title, "status": c.status, "condition": c.condition,
                 "diagnosis": c.diagnosis, "notes": list(c.notes), "printed": _latex(c.printed),
                 "derived": _latex(c.derived), "corrected": _latex(c.corrected),
+                "printed_mathml": mathml(c.printed), "corrected_mathml": mathml(c.corrected),
                 "sizes": [s.describe() for s in c.sizes]} for c in checks]
     return f"{stem}.md", render_topic(topic, checks), records, [(c.eq, c.title, c.status) for c in checks]
 
