@@ -104,8 +104,7 @@ def test_cycle_finder_finds_a_planted_cycle():
 KNOWN_CYCLES = [["betavae_sym.experiments.commands", "betavae_sym.experiments.sweep"],
                 ["betavae_sym.paper_checks.claims", "betavae_sym.paper_checks.core",
                  "betavae_sym.paper_checks.equations"]]
-KNOWN_LIBRARY_TO_CLI = [("betavae_sym.bench.suite", "betavae_sym.linear.commands"),
-                        ("betavae_sym.experiments.sweep", "betavae_sym.experiments.commands"),
+KNOWN_LIBRARY_TO_CLI = [("betavae_sym.experiments.sweep", "betavae_sym.experiments.commands"),
                         ("betavae_sym.experiments.tasks", "betavae_sym.data.commands")]
 
 

@@ -70,36 +70,6 @@ def parse_betas(text: str):
     return np.array([number(part.strip()) for part in text.split(",")])
 
 
-def load_mixing(spec: str, N: int, k: int):
-    """(A, name): the paper's mixing matrix or A read from .npy (no pickles) or .csv; BadInput on bad input."""
-    from pathlib import Path
-
-    import numpy as np
-
-    from betavae_sym.errors import BadInput
-    from betavae_sym.linear.problem import check_mixing
-
-    if spec == "paper":
-        if N < 1 or k < 1 or k > N:
-            raise BadInput(f"--N/--k: need 1 <= k <= N, got N = {N}, k = {k}")
-        return 0.5 * (np.ones((N, k)) + np.eye(N, k)), "paper"
-    path = Path(spec)
-    if path.suffix not in (".npy", ".csv"):
-        raise BadInput(f"--mixing: '{spec}' is neither 'paper' nor a .npy or .csv file")
-    if not path.is_file():
-        raise BadInput(f"--mixing: file '{spec}' does not exist")
-    try:
-        if path.suffix == ".npy":
-            A = np.load(path, allow_pickle=False)
-        else:
-            A = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadInput(f"--mixing: cannot read '{spec}' as a numeric matrix ({str(exc).splitlines()[0][:120]})") from None
-    if not np.issubdtype(np.asarray(A).dtype, np.number) or np.iscomplexobj(A):
-        raise BadInput(f"--mixing: '{spec}' does not hold real numbers")
-    return check_mixing(A, f"--mixing '{spec}'"), path.name
-
-
 def _prepare_output(option: str, target: str | None) -> None:
     from pathlib import Path
 
@@ -140,11 +110,13 @@ def analytic_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.errors import BadInput, CheckFailed
     from betavae_sym.fileio import atomic_write_text
-    from betavae_sym.linear.problem import check_positive, make_problem
+    from betavae_sym.linear.mixing import load_mixing
+    from betavae_sym.linear.problem import make_problem
+    from betavae_sym.validate import positive_number
 
     betas = parse_betas(args.betas)
     A, name = load_mixing(args.mixing, args.N, args.k)
-    sigma_y2 = check_positive(args.sigma_y2, "--sigma-y2")
+    sigma_y2 = positive_number(args.sigma_y2, "sigma_y2")
     if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):
         raise BadInput(f"--plot: '{args.plot}' must end in .png or .svg")
     for option, target in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)):
