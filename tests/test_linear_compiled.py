@@ -7,9 +7,9 @@ from scipy import stats
 
 from betavae_sym.linear import compiled
 from betavae_sym.linear.problem import make_problem
-from betavae_sym.linear.solver import PARAMETERS, closed_form, solve
+from betavae_sym.linear.solver import closed_form, solve
 from betavae_sym.symbolic.closed_form import METRIC_METHODS, global_optimum
-from betavae_sym.symbolic.model import LinearBetaVAE
+from betavae_sym.symbolic.model import PARAMETERS, LinearBetaVAE
 
 
 def _random_point(N, k, seed):

@@ -162,7 +162,7 @@ def metrics_function(N: int, k: int):
     """Compiled metrics at size (N, k): a function of :data:`ARGUMENTS` returning a dict by :data:`METRICS`.
 
     TIE here takes the units as the sources in their order (Eqs. 45-46); see
-    :func:`betavae_sym.linear.metrics.best_signed_permutation` for the aligned TIE.
+    :func:`betavae_sym.linear.metrics.evaluate` for the TIE at the best signed permutation.
     """
     from betavae_sym.symbolic.closed_form import METRIC_METHODS
 
@@ -214,17 +214,6 @@ def tie_function(N: int, k: int):
     m = model(N, k)
     function = _compile(m, {}, ARGUMENTS, (m.tie(),))
     return lambda *arguments: function(*arguments)[0]
-
-
-@lru_cache(maxsize=None)
-def posterior_function(N: int, k: int):
-    """Compiled posteriors ``(F_model, E_model, F_gt, E_gt)`` (Eqs. 44, 28); shapes (k, N), (k, k).
-
-    A function of :data:`ARGUMENTS`: ``p_theta(z|x) = N(F_model (x - b_D), E_model)``,
-    ``p_gt(s|x) = N(F_gt x, E_gt)``.
-    """
-    m = model(N, k)
-    return _compile(m, {}, ARGUMENTS, (*m.model_posterior(), *m.ground_truth_posterior()))
 
 
 @lru_cache(maxsize=None)

@@ -51,12 +51,6 @@ def signed_permutations(k: int) -> np.ndarray:
     return np.array(matrices)
 
 
-def model_arguments(problem: Problem, params: dict, beta) -> tuple:
-    """The arguments of the compiled model functions (:data:`betavae_sym.linear.compiled.ARGUMENTS`)."""
-    return (params["W_mu"], params["b_mu"], params["W_sigma"], params["b_sigma"], params["D"], params["b_D"],
-            problem.A_r, problem.Sigma_r, beta, problem.sigma_y2, problem.sigma_eta2)
-
-
 def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarray:
     """TIE with units transformed by the signed permutations ``P`` (M, k, k).
 
@@ -74,7 +68,7 @@ def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarra
              "W_sigma": magnitude @ params["W_sigma"], "b_sigma": magnitude @ params["b_sigma"],
              "D": params["D"], "b_D": params["b_D"]}
     shape = (*np.shape(beta)[:-1], len(P)) if batched else (len(P),)
-    return np.broadcast_to(tie_function(problem.n, problem.k)(*model_arguments(problem, moved, beta)), shape)
+    return np.broadcast_to(tie_function(problem.n, problem.k)(*problem.arguments(moved, beta)), shape)
 
 
 def align(problem: Problem, params: dict, beta: float) -> tuple[float, np.ndarray]:
@@ -115,7 +109,7 @@ def evaluate(problem: Problem, params: dict, beta, align_units: bool = True) -> 
     from betavae_sym.linear.compiled import metrics_function
 
     beta = np.asarray(beta, dtype=np.float64)
-    raw = metrics_function(problem.n, problem.k)(*model_arguments(problem, params, beta))
+    raw = metrics_function(problem.n, problem.k)(*problem.arguments(params, beta))
     extra = problem.increments()
     metrics = {name: np.broadcast_to(np.asarray(value, dtype=np.float64) + extra[name], beta.shape).copy()
                for name, value in raw.items()}

@@ -34,35 +34,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from betavae_sym.errors import BadInput
+from betavae_sym.validate import positive_number
 
 
-def check_mixing(A, what: str = "A") -> np.ndarray:
-    """``A`` as a float64 (N, k) array with finite entries, ``k <= N`` and rank k; BadInput otherwise."""
+def check_mixing(A, name: str = "A", *, source: str = "") -> np.ndarray:
+    """``A`` as a float64 (N, k) array with finite entries, ``k <= N`` and rank k; BadInput otherwise.
+
+    ``name`` is the parameter the error names; ``source`` (e.g. a file name) is put in front of the message.
+    """
+    where = f"{source}: " if source else ""
     try:
         A = np.asarray(A, dtype=np.float64)
     except (TypeError, ValueError):
-        raise BadInput(f"{what}: not a numeric matrix") from None
+        raise BadInput(f"{where}not a numeric matrix", parameter=name) from None
     if A.ndim != 2 or A.shape[0] < 1 or A.shape[1] < 1:
-        raise BadInput(f"{what}: expected an N x k matrix, got shape {A.shape}")
+        raise BadInput(f"{where}expected an N x k matrix, got shape {A.shape}", parameter=name)
     if not np.all(np.isfinite(A)):
-        raise BadInput(f"{what}: contains NaN or infinite entries")
+        raise BadInput(f"{where}contains NaN or infinite entries", parameter=name)
     N, k = A.shape
     if k > N:
-        raise BadInput(f"{what}: k = {k} latent sources exceed N = {N} data dimensions; give an N x k matrix, k <= N")
+        raise BadInput(f"{where}k = {k} latent sources exceed N = {N} data dimensions; give an N x k matrix, k <= N",
+                       parameter=name)
     if np.linalg.matrix_rank(A) < k:
-        raise BadInput(f"{what}: rank {np.linalg.matrix_rank(A)} < k = {k}; the sources must be identifiable")
+        raise BadInput(f"{where}rank {np.linalg.matrix_rank(A)} < k = {k}; the sources must be identifiable",
+                       parameter=name)
     return A
-
-
-def check_positive(value, what: str) -> float:
-    """A finite positive float; BadInput otherwise."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{what}: {value!r} is not a number") from None
-    if not np.isfinite(value) or value <= 0:
-        raise BadInput(f"{what}: {value!r} must be finite and > 0")
-    return value
 
 
 def reduced_size(N: int, k: int) -> int:
@@ -103,6 +99,12 @@ class Problem:
     def n(self) -> int:
         return self.A_r.shape[0]
 
+    def arguments(self, params: dict, beta) -> tuple:
+        """The arguments of the compiled model functions (:data:`betavae_sym.linear.compiled.ARGUMENTS`)
+        for reduced parameters ``params`` (by name, any batch shape) at ``beta``."""
+        return (params["W_mu"], params["b_mu"], params["W_sigma"], params["b_sigma"], params["D"], params["b_D"],
+                self.A_r, self.Sigma_r, beta, self.sigma_y2, self.sigma_eta2)
+
     def embed(self, params: dict) -> dict:
         """Reduced parameters (any batch shape) -> full (N-dimensional) parameters, by name."""
         if self.Q is None:
@@ -141,9 +143,9 @@ def make_problem(A, *, fix_decoder=None, sigma_y2: float = 1.0, sigma_eta2: floa
     if fix_decoder is not None:
         D = np.asarray(fix_decoder, dtype=np.float64)
         if D.shape != (N, k) or not np.all(np.isfinite(D)):
-            raise BadInput(f"fix_decoder: expected a finite {N} x {k} matrix like A, got shape {D.shape}")
-    sigma_y2 = check_positive(sigma_y2, "sigma_y2")
-    sigma_eta2 = check_positive(sigma_eta2, "sigma_eta2")
+            raise BadInput(f"expected a finite {N} x {k} matrix like A, got shape {D.shape}", parameter="fix_decoder")
+    sigma_y2 = positive_number(sigma_y2, "sigma_y2")
+    sigma_eta2 = positive_number(sigma_eta2, "sigma_eta2")
     n = reduced_size(N, k)
     if n == N:
         Q, A_r, D_r = None, A, D
