@@ -28,10 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from betavae_sym.errors import BadInput
+from betavae_sym.linear.ascent import ascend, ascend_from_starts, best_row
 from betavae_sym.linear.metrics import evaluate
-from betavae_sym.linear.problem import Problem, check_positive, make_problem
-from betavae_sym.linear.solver import (STARTS, _ascend, _best, _from_starts, _Objective, _random_starts,
-                                       closed_form_parameters)
+from betavae_sym.linear.objective import Objective
+from betavae_sym.linear.problem import Problem, make_problem
+from betavae_sym.linear.solver import STARTS, closed_form_parameters
+from betavae_sym.validate import positive_number
 
 #: The metrics of a sweep record, in the JSON order.
 RECORD_METRICS = ("elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective")
@@ -83,7 +85,7 @@ def _predict(history: np.ndarray, betas: np.ndarray, beta: float) -> np.ndarray:
     return start
 
 
-def _solve_grid(objective: _Objective, betas: np.ndarray, seed: int, progress: bool):
+def _solve_grid(objective: Objective, betas: np.ndarray, seed: int, progress: bool):
     """Numeric maximizers on the sorted grid: whitened ``thetas`` (B, p), max_grads (B,), converged (B,).
 
     The grid is cut into :data:`SEGMENTS` segments at anchor points; at each
@@ -110,31 +112,32 @@ def _solve_grid(objective: _Objective, betas: np.ndarray, seed: int, progress: b
                                                                         and m < best["gmax"][i]):
                 best["theta"][i], best["value"][i], best["gmax"][i], best["ok"][i] = t, v, m, o
 
-    with tqdm(total=B, desc="analytic sweep", unit="beta", disable=not progress, leave=False) as bar:
-        starts = _random_starts(objective, np.random.default_rng(seed), len(anchors) * STARTS)
-        theta, value, gmax, is_max, matrices = _from_starts(objective, starts, np.repeat(betas[anchors], STARTS))
-        chosen = [_best(value[i:i + STARTS], gmax[i:i + STARTS], is_max[i:i + STARTS], objective.gtol)[0] + i
-                  for i in range(0, len(starts), STARTS)]
-        record(anchors, theta[chosen], value[chosen], gmax[chosen], is_max[chosen] & (gmax[chosen] <= objective.gtol))
+    solves = len(anchors) + sum(len(track) - 1 for track in tracks)
+    with tqdm(total=solves, desc="analytic sweep (each beta from both sides)", unit="solve", disable=not progress,
+              leave=False) as bar:
+        starts = objective.random_starts(np.random.default_rng(seed), len(anchors) * STARTS)
+        state = ascend_from_starts(objective, starts, np.repeat(betas[anchors], STARTS))
+        chosen = [best_row(state, range(i, i + STARTS))[0] for i in range(0, len(starts), STARTS)]
+        record(anchors, state.theta[chosen], state.value[chosen], state.max_grad[chosen], state.converged[chosen])
         start_of = dict(zip(anchors.tolist(), chosen))
-        history = [[theta[start_of[track[0]]]] for track in tracks]
-        carried = np.array([matrices[start_of[track[0]]] for track in tracks])
+        history = [[state.theta[start_of[track[0]]]] for track in tracks]
+        carried = np.array([state.newton[start_of[track[0]]] for track in tracks])
         bar.update(len(anchors))
         for step in range(1, max((len(track) for track in tracks), default=1)):
             live = [t for t, track in enumerate(tracks) if step < len(track)]
             index = np.array([tracks[t][step] for t in live])
             predicted = np.array([_predict(np.array(history[t][-3:]), betas[tracks[t][max(step - 3, 0):step]],
                                            betas[tracks[t][step]]) for t in live])
-            theta, value, gmax, is_max, matrices = _ascend(objective, predicted, betas[index], newton=carried[live])
-            record(index, theta, value, gmax, is_max & (gmax <= objective.gtol))
+            state = ascend(objective, predicted, betas[index], newton=carried[live])
+            record(index, state.theta, state.value, state.max_grad, state.converged)
             for row, t in enumerate(live):
-                history[t].append(theta[row])
-            carried[live] = matrices
-            bar.update(len(live) // 2)
+                history[t].append(state.theta[row])
+            carried[live] = state.newton
+            bar.update(len(live))
     return best["theta"], best["gmax"], best["ok"]
 
 
-def _refine(objective: _Objective, betas: np.ndarray, thetas: np.ndarray, metric: str, sign: float,
+def _refine(objective: Objective, betas: np.ndarray, thetas: np.ndarray, metric: str, sign: float,
             values: np.ndarray) -> float:
     """Bounded scalar optimization of ``metric`` in beta around its grid extremum (see the module docstring)."""
     from scipy.optimize import minimize_scalar
@@ -147,8 +150,10 @@ def _refine(objective: _Objective, betas: np.ndarray, thetas: np.ndarray, metric
 
     def negative(beta):
         j = int(np.argmin(np.abs(betas - beta)))
-        theta, _, _, _, newton[j] = _ascend(objective, thetas[j][None], beta, newton=newton.get(j))
-        metrics = evaluate(objective.problem, objective.unpack(theta), np.array([beta]), align_units=metric == "tie")[0]
+        state = ascend(objective, thetas[j][None], beta, newton=newton.get(j))
+        newton[j] = state.newton
+        metrics = evaluate(objective.problem, objective.unpack(state.theta), np.array([beta]),
+                           align_units=metric == "tie")[0]
         return -sign * float(metrics[metric][0])
 
     result = minimize_scalar(negative, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7 * max(1.0, hi)})
@@ -161,15 +166,15 @@ def sweep_problem(problem: Problem, betas, *, seed: int = 0, progress: bool = Fa
     import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
     from threadpoolctl import threadpool_limits
 
-    betas = np.unique(np.asarray([check_positive(b, "beta") for b in np.ravel(betas)], dtype=np.float64))
+    betas = np.unique(np.asarray([positive_number(b, "betas") for b in np.ravel(betas)], dtype=np.float64))
     if betas.size == 0:
-        raise BadInput("betas: no values given")
+        raise BadInput("no values given", parameter="betas")
     with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only add overhead
         return _sweep(problem, betas, seed, progress, mixing, warn)
 
 
 def _sweep(problem: Problem, betas: np.ndarray, seed: int, progress: bool, mixing: str, warn) -> SweepResult:
-    objective = _Objective(problem)
+    objective = Objective(problem)
     thetas, max_grads, oks = _solve_grid(objective, betas, seed, progress)
     numeric, _ = evaluate(problem, objective.unpack(thetas), betas)
     closed, _ = evaluate(problem, closed_form_parameters(problem, betas), betas)
