@@ -59,8 +59,9 @@ def hard_cases(*extra):
 
 
 def _objective(A, params, beta):
-    return compiled.objective_function(*A.shape)(*[params[n] for n in PARAMETERS], A, A @ A.T + np.eye(A.shape[0]),
-                                                  beta, 1.0, 1.0)
+    F, P = np.zeros(A.shape[::-1]), np.eye(A.shape[1])  # the objective does not depend on the TIE target
+    return compiled.objective_function(*A.shape)(*[params[n] for n in PARAMETERS], F, P, A @ A.T + np.eye(A.shape[0]),
+                                                  beta, 1.0)
 
 
 @SETTINGS

@@ -238,7 +238,7 @@ rng = np.random.default_rng(0)
 A = 0.5 * (np.ones((N, k)) + np.eye(N, k))
 arguments = (rng.standard_normal((k, N)), rng.standard_normal((k, 1)), 0.1 * rng.standard_normal((k, N)),
              rng.standard_normal((k, 1)), rng.standard_normal((N, k)), rng.standard_normal((N, 1)),
-             A, A @ A.T + np.eye(N), 1.0, 1.0, 1.0)
+             rng.standard_normal((k, N)), A.T @ A + np.eye(k), A @ A.T + np.eye(N), 1.0, 1.0)
 start = time.perf_counter()
 values = compiled.metrics_function(N, k)(*arguments)
 first_s = time.perf_counter() - start

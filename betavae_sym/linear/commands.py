@@ -3,6 +3,7 @@
 JSON document (``--json PATH|-``), stable::
 
     {"N": int, "k": int, "mixing": str,
+     "data": {"noise_var": number | file name | null, "sigma_x": file name | null},
      "records": [{"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective",
                   "converged", "max_grad", "closed_form_gap"}, ...],
      "extrema": {"elbo_argmax", "tie_argmin", "mie_argmin"}}
@@ -26,6 +27,13 @@ def register(subparsers) -> None:
     analytic.add_argument("--k", type=int, default=2, help="latent units for --mixing paper (default 2)")
     analytic.add_argument("--betas", required=True, metavar="START:STOP:NUM|B,B,...",
                           help="NUM evenly spaced values from START to STOP, or a comma-separated list")
+    data = analytic.add_mutually_exclusive_group()
+    data.add_argument("--noise-var", default="1", metavar="V|PATH.npy|PATH.csv",
+                      help="the data's noise variance: a number (Sigma_x = A A^T + V I, default 1 as in the paper) "
+                           "or a file of N variances (Sigma_x = A A^T + diag(V), e.g. standardized pixels)")
+    data.add_argument("--sigma-x", metavar="PATH.npy|PATH.csv",
+                      help="the data covariance Sigma_x (N x N) itself, e.g. a dataset's as fed to a network; "
+                           "--mixing then gives Cov(x, s) = A, which TIE's target p(s|x) needs")
     analytic.add_argument("--fix-decoder", action="store_true", help="fix the decoder at D = A, b_D = 0")
     analytic.add_argument("--sigma-y2", type=float, default=1.0, help="decoder variance (default 1)")
     analytic.add_argument("--seed", type=int, default=0, help="seed of the solver's random starts (default 0)")
@@ -110,12 +118,14 @@ def analytic_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.errors import BadInput, CheckFailed
     from betavae_sym.fileio import atomic_write_text
+    from betavae_sym.linear.gaussian_data import load_data
     from betavae_sym.linear.mixing import load_mixing
-    from betavae_sym.linear.problem import make_problem
+    from betavae_sym.linear.problem import data_problem
     from betavae_sym.validate import positive_number
 
     betas = parse_betas(args.betas)
     A, name = load_mixing(args.mixing, args.N, args.k)
+    data, description = load_data(A, noise_var=args.noise_var, sigma_x=args.sigma_x)
     sigma_y2 = positive_number(args.sigma_y2, "sigma_y2")
     if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):
         raise BadInput(f"--plot: '{args.plot}' must end in .png or .svg")
@@ -124,10 +134,10 @@ def analytic_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.linear.sweep import sweep_problem
 
-    problem = make_problem(A, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=args.seed)
+    problem = data_problem(data, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=args.seed)
     warnings = []
     result = sweep_problem(problem, betas, seed=args.seed, progress=not args.no_progress, mixing=name,
-                           warn=warnings.append)
+                           data=description, warn=warnings.append)
     for line in warnings:
         sys.stderr.write(f"betavae-sym analytic: warning: {line}\n")
     if args.json is not None:

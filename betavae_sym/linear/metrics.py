@@ -51,6 +51,19 @@ def signed_permutations(k: int) -> np.ndarray:
     return np.array(matrices)
 
 
+def permute_units(params: dict, P: np.ndarray) -> dict:
+    """The same model with its units relabelled, ``z -> P z`` for signed permutations ``P`` (..., k, k).
+
+    ``W_mu -> P W_mu``, ``b_mu -> P b_mu``, ``W_sigma -> |P| W_sigma``,
+    ``b_sigma -> |P| b_sigma``, ``D -> D P^T`` (``P^T = P^{-1}``), ``b_D`` kept:
+    every metric but TIE is unchanged. Shapes broadcast (parameters (..., rows, cols)).
+    """
+    magnitude = np.abs(P)
+    return {"W_mu": P @ params["W_mu"], "b_mu": P @ params["b_mu"],
+            "W_sigma": magnitude @ params["W_sigma"], "b_sigma": magnitude @ params["b_sigma"],
+            "D": params["D"] @ np.swapaxes(P, -1, -2), "b_D": params["b_D"]}
+
+
 def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarray:
     """TIE with units transformed by the signed permutations ``P`` (M, k, k).
 
@@ -63,11 +76,8 @@ def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarra
     if batched:
         params = {name: np.asarray(value)[..., None, :, :] for name, value in params.items()}
         beta = np.asarray(beta)[..., None]
-    magnitude = np.abs(P)
-    moved = {"W_mu": P @ params["W_mu"], "b_mu": P @ params["b_mu"],
-             "W_sigma": magnitude @ params["W_sigma"], "b_sigma": magnitude @ params["b_sigma"],
-             "D": params["D"], "b_D": params["b_D"]}
     shape = (*np.shape(beta)[:-1], len(P)) if batched else (len(P),)
+    moved = permute_units(params, P)
     return np.broadcast_to(tie_function(problem.n, problem.k)(*problem.arguments(moved, beta)), shape)
 
 
@@ -102,7 +112,7 @@ def evaluate(problem: Problem, params: dict, beta, align_units: bool = True) -> 
     """All metrics at reduced parameters with batch shape (B,) (or none), and the TIE alignments.
 
     Returns ``(metrics, P)``: ``metrics[name]`` has the batch shape (full-size
-    values: reduced metric plus ``(N - n)`` untouched-dimension increments),
+    values: reduced metric plus the complement's increments, :attr:`Problem.increments`),
     ``P`` (B, k, k) the aligning signed permutations. With ``align_units=False``
     TIE takes the units in their order and ``P`` is the identity.
     """
@@ -110,7 +120,7 @@ def evaluate(problem: Problem, params: dict, beta, align_units: bool = True) -> 
 
     beta = np.asarray(beta, dtype=np.float64)
     raw = metrics_function(problem.n, problem.k)(*problem.arguments(params, beta))
-    extra = problem.increments()
+    extra = problem.increments
     metrics = {name: np.broadcast_to(np.asarray(value, dtype=np.float64) + extra[name], beta.shape).copy()
                for name, value in raw.items()}
     flat = {name: np.reshape(value, (-1, *value.shape[-2:])) for name, value in params.items()}

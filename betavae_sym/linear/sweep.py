@@ -49,6 +49,8 @@ EXTREMA = {"elbo_argmax": ("elbo", 1.0), "tie_argmin": ("tie", -1.0), "mie_argmi
 class SweepResult:
     """A beta sweep: one record per beta (sorted), plus the refined extrema.
 
+    ``data`` says which covariance: ``{"noise_var": number | name | None, "sigma_x": name | None}``
+    (``A A^T + noise_var I``, ``A A^T + diag(noise_var)``, or a given ``Sigma_x``).
     ``records[i]`` has ``beta``, the metrics of :data:`RECORD_METRICS` (nats,
     averaged over p(x), constants included; TIE best signed permutation),
     ``converged``, ``max_grad`` and ``closed_form_gap``. ``closed`` holds the
@@ -58,6 +60,7 @@ class SweepResult:
     N: int
     k: int
     mixing: str
+    data: dict
     fixed_decoder: bool
     records: list
     extrema: dict
@@ -65,7 +68,8 @@ class SweepResult:
 
     def to_dict(self) -> dict:
         """The documented JSON document of ``betavae-sym analytic``."""
-        return {"N": self.N, "k": self.k, "mixing": self.mixing, "records": self.records, "extrema": self.extrema}
+        return {"N": self.N, "k": self.k, "mixing": self.mixing, "data": self.data, "records": self.records,
+                "extrema": self.extrema}
 
     @property
     def betas(self) -> np.ndarray:
@@ -161,8 +165,9 @@ def _refine(objective: Objective, betas: np.ndarray, thetas: np.ndarray, metric:
 
 
 def sweep_problem(problem: Problem, betas, *, seed: int = 0, progress: bool = False, mixing: str = "custom",
-                  warn=None) -> SweepResult:
-    """:func:`sweep` on a prepared :class:`Problem`."""
+                  data: dict | None = None, warn=None) -> SweepResult:
+    """:func:`sweep` on a prepared :class:`Problem`; ``data`` describes its covariance (:class:`SweepResult`),
+    by default ``{"noise_var": sigma_eta2, "sigma_x": None}`` (``noise_var`` None if not isotropic)."""
     import scipy.optimize  # noqa: F401 - load SciPy's BLAS before limiting its threads
     from threadpoolctl import threadpool_limits
 
@@ -170,10 +175,10 @@ def sweep_problem(problem: Problem, betas, *, seed: int = 0, progress: bool = Fa
     if betas.size == 0:
         raise BadInput("no values given", parameter="betas")
     with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only add overhead
-        return _sweep(problem, betas, seed, progress, mixing, warn)
+        return _sweep(problem, betas, seed, progress, mixing, data, warn)
 
 
-def _sweep(problem: Problem, betas: np.ndarray, seed: int, progress: bool, mixing: str, warn) -> SweepResult:
+def _sweep(problem: Problem, betas: np.ndarray, seed: int, progress: bool, mixing: str, data, warn) -> SweepResult:
     objective = Objective(problem)
     thetas, max_grads, oks = _solve_grid(objective, betas, seed, progress)
     numeric, _ = evaluate(problem, objective.unpack(thetas), betas)
@@ -190,7 +195,9 @@ def _sweep(problem: Problem, betas: np.ndarray, seed: int, progress: bool, mixin
             warn(f"beta = {beta:g}: the numeric solver did not converge (max |grad L| = {max_grads[i]:.3e})")
     extrema = {name: _refine(objective, betas, thetas, metric, sign, numeric[metric])
                for name, (metric, sign) in EXTREMA.items()}
-    return SweepResult(N=problem.N, k=problem.k, mixing=mixing, fixed_decoder=problem.fixed_D is not None,
+    if data is None:
+        data = {"noise_var": problem.sigma_eta2, "sigma_x": None}
+    return SweepResult(N=problem.N, k=problem.k, mixing=mixing, data=data, fixed_decoder=problem.fixed_D is not None,
                        records=records, extrema=extrema, closed=closed)
 
 
