@@ -21,6 +21,12 @@ batch is one :class:`Ascent` object whose methods are the stages:
 
 :func:`ascend_from_starts` adds an L-BFGS-B phase for large problems, and
 :func:`best_row` picks the converged local maximum with the highest ``L``.
+
+Continuation along beta (:mod:`betavae_sym.linear.sweep`) saves Hessians:
+:func:`follow` converges rows by Newton steps with matrices carried from
+nearby points (falling back to :func:`ascend` where they do not converge),
+and :func:`certify` makes the curvature check of many such points in one
+batched Hessian call.
 """
 
 from __future__ import annotations
@@ -273,6 +279,29 @@ def ascend(objective: Objective, theta, beta, *, newton=None, iterations: int = 
     if newton is not None:
         state.newton_iterations(np.arange(len(state.beta)), rate=0.5, target=objective.gtol)
     return state.run(iterations)
+
+
+def follow(objective: Objective, theta, beta, newton) -> Ascent:
+    """Converge the rows of ``theta`` (S, p) at ``beta`` (S,) to the gradient tolerance by Newton steps
+    ``M g`` with the carried matrices ``newton`` (S, p, p) alone (no Hessian).
+
+    Rows that get there while every step at least halves the gradient are left inactive and *not*
+    marked as local maxima (``is_max`` False): :func:`certify` checks and polishes them. The other
+    rows climb on by :meth:`Ascent.run` (fresh Hessians, curvature check and polishing included).
+    """
+    state = Ascent.start(objective, theta, beta, newton=newton)
+    rows = np.arange(len(state.beta))
+    state.newton_iterations(rows, rate=0.5, target=objective.gtol)
+    state.active[rows[state.max_grad <= objective.gtol]] = False
+    return state.run()
+
+
+def certify(objective: Objective, theta, beta) -> Ascent:
+    """The curvature check of many points at once (:meth:`Ascent.run` from ``theta`` (S, p) at ``beta``
+    (S,)): one batched fresh Hessian; rows within the gradient tolerance where it is negative
+    (semi)definite are polished by exact Newton steps and are converged local maxima, the others
+    (saddles, unconverged points) climb on."""
+    return Ascent.start(objective, theta, beta).run()
 
 
 def ascend_from_starts(objective: Objective, starts: np.ndarray, beta) -> Ascent:
