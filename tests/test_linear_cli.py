@@ -15,9 +15,10 @@ def test_json_to_stdout_has_the_documented_schema(tmp_path, capsys):
     document = json.loads(capsys.readouterr().out)
     assert (document["N"], document["k"], document["mixing"]) == (16, 2, "paper")
     assert document["data"] == {"noise_var": 1.0, "sigma_x": None}
-    assert set(document["extrema"]) == {"elbo_argmax", "tie_argmin", "mie_argmin"}
+    assert set(document["extrema"]) == {"elbo_argmax", "tie_argmin", "mie_argmin", "ambiguous"}
     assert set(document["records"][0]) == {"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood",
-                                           "objective", "converged", "max_grad", "closed_form_gap"}
+                                           "objective", "tie_min", "tie_max", "optimum_unique", "converged",
+                                           "max_grad", "closed_form_gap"}
     assert abs(document["extrema"]["elbo_argmax"] - 1) < 1e-6
     assert plot.exists() and plot.with_suffix(".svg").exists()
 

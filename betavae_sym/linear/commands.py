@@ -5,13 +5,20 @@ JSON document (``--json PATH|-``), stable::
     {"N": int, "k": int, "mixing": str,
      "data": {"noise_var": number | file name | null, "sigma_x": file name | null},
      "records": [{"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective",
+                  "tie_min", "tie_max", "optimum_unique",
                   "converged", "max_grad", "closed_form_gap"}, ...],
-     "extrema": {"elbo_argmax", "tie_argmin", "mie_argmin"}}
+     "extrema": {"elbo_argmax", "tie_argmin", "mie_argmin",
+                 "ambiguous": {} | {"tie_argmin": {"reason", "tie_min_argmin", "tie_max_argmin"}}}}
 
 Metrics in nats, averaged over p(x) in closed form, constants included; TIE
-for the best signed permutation of the units; ``closed_form_gap`` the largest
-relative difference between the numeric solver and the closed form over the
-seven metrics; extrema refined by bounded scalar optimization in beta.
+for the best signed permutation of the units; ``tie_min``/``tie_max`` TIE over
+the optimal set where it is not one point (``optimum_unique`` false: units
+sharing an eigenvalue of Sigma_x), else both the closed form's TIE;
+``closed_form_gap`` the largest relative difference between the numeric solver
+and the closed form over the seven metrics (for TIE of a non-unique optimum,
+the distance to ``[tie_min, tie_max]``); extrema refined by bounded scalar
+optimization in beta, ``ambiguous`` naming those that depend on which member
+of a non-unique optimum the solver found (a warning on standard error, exit 0).
 """
 
 from __future__ import annotations
@@ -103,11 +110,16 @@ def _table(result) -> str:
     records = result.records
     step = max(1, len(records) // 12)
     for r in records[::step] + ([records[-1]] if (len(records) - 1) % step else []):
-        rows.append(f"{r['beta']:8.4g} {r['elbo']:12.6g} {r['mie']:10.4g} {r['tie']:10.4g} {r['recon']:12.6g} "
+        tie = f"{r['tie']:.4g}" + ("" if r["optimum_unique"] else "*")
+        rows.append(f"{r['beta']:8.4g} {r['elbo']:12.6g} {r['mie']:10.4g} {tie:>10} {r['recon']:12.6g} "
                     f"{r['kl']:10.4g} {'yes' if r['converged'] else 'NO':>5} {r['closed_form_gap']:8.1e}")
     e = result.extrema
-    rows.append(f"extrema: ELBO max at beta = {e['elbo_argmax']:.6g}, TIE min at beta = {e['tie_argmin']:.6g}, "
-                f"MIE min at beta = {e['mie_argmin']:.6g}")
+    ambiguous = " (ambiguous)" if "tie_argmin" in e["ambiguous"] else ""
+    rows.append(f"extrema: ELBO max at beta = {e['elbo_argmax']:.6g}, TIE min at beta = {e['tie_argmin']:.6g}"
+                f"{ambiguous}, MIE min at beta = {e['mie_argmin']:.6g}")
+    if ambiguous:
+        rows.append("* the optimum is not unique there: TIE of one member of the optimal set (tie_min, tie_max: "
+                    "its range)")
     return "\n".join(rows) + "\n"
 
 
@@ -138,7 +150,7 @@ def analytic_handler(args: argparse.Namespace) -> int:
     warnings = []
     result = sweep_problem(problem, betas, seed=args.seed, progress=not args.no_progress, mixing=name,
                            data=description, warn=warnings.append)
-    for line in warnings:
+    for line in warnings + [entry["reason"] for entry in result.extrema["ambiguous"].values()]:
         sys.stderr.write(f"betavae-sym analytic: warning: {line}\n")
     if args.json is not None:
         text = json.dumps(result.to_dict(), indent=2) + "\n"

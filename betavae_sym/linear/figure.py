@@ -14,6 +14,8 @@ _EXTREMUM_STYLE = {"elbo_argmax": ("tab:blue", "ELBO max"), "tie_argmin": ("tab:
 def figure3(result):
     """Four panels against beta: (A) ELBO, (B) MIE and TIE, (C) reconstruction, (D) KL; dashed lines at the extrema.
 
+    Where the optimum is not unique, panel B shades TIE's range over the optimal set.
+
     ``result`` is a :class:`betavae_sym.linear.sweep.SweepResult`. All
     quantities in nats, averaged over p(x). Returns the matplotlib Figure.
     """
@@ -31,10 +33,14 @@ def figure3(result):
               ("D", axes[1, 1], [("kl", "KL(q(z|x) || p(z))")], [])]
     for letter, ax, curves, extrema in panels:
         for name, label in curves:
-            ax.plot(betas, result.column(name), label=label)
+            line, = ax.plot(betas, result.column(name), label=label)
+            if name == "tie" and not all(result.column("optimum_unique")):
+                ax.fill_between(betas, result.column("tie_min"), result.column("tie_max"), color=line.get_color(),
+                                alpha=0.25, label="TIE over the optimal set (not unique)")
         for extremum in extrema:
             colour, label = _EXTREMUM_STYLE[extremum]
             beta = result.extrema[extremum]
+            label += " (ambiguous)" if extremum in result.extrema["ambiguous"] else ""
             ax.axvline(beta, linestyle="--", color=colour, linewidth=1, label=f"{label}: β = {beta:.4g}")
         ax.set_title(f"({letter})", loc="left")
         ax.set_ylabel("nats (averaged over p(x))")

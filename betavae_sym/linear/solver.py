@@ -166,27 +166,36 @@ def solve(A, beta: float, *, fix_decoder=None, sigma_y2: float = 1.0, sigma_eta2
     return solve_problem(problem, beta, seed=seed, starts=starts)
 
 
-def closed_form_parameters(problem: Problem, betas) -> dict:
+def closed_form_parameters(problem: Problem, betas, basis=None) -> dict:
     """The closed-form optimum at each beta (shape (B,)), in reduced coordinates, by parameter name.
 
     Free decoder: :func:`betavae_sym.symbolic.closed_form.global_optimum` at the
-    top-k eigenvectors of the reduced ``Sigma_x`` (``numpy.linalg.eigh``). Fixed
-    decoder: :func:`betavae_sym.symbolic.closed_form.optimal_encoder`.
+    top-k eigenvectors of the reduced ``Sigma_x`` (:func:`leading_eigenpairs`), or at
+    ``basis`` (``(U, lam)``: other orthonormal eigenvectors (..., n, k) for the same
+    eigenvalues, e.g. another member of a degenerate optimal set; its batch shape
+    broadcasts with ``betas``). Fixed decoder: :func:`betavae_sym.symbolic.closed_form.optimal_encoder`.
     """
     from betavae_sym.linear.compiled import global_optimum_function, optimal_encoder_function
 
     betas = np.asarray(betas, dtype=np.float64)
-    n, k, B = problem.n, problem.k, betas.shape
+    n, k = problem.n, problem.k
     if problem.D_r is None:
-        eigenvalues, eigenvectors = np.linalg.eigh(problem.Sigma_r)
-        U, lam = eigenvectors[:, ::-1][:, :k], eigenvalues[::-1][:k, None]
+        U, lam = leading_eigenpairs(problem) if basis is None else basis
         W_mu, b_sigma, D = global_optimum_function(n, k)(U, lam, betas, problem.sigma_y2)
     else:
-        D = np.broadcast_to(problem.D_r, (*B, n, k))
+        D = problem.D_r
         W_mu, b_sigma = optimal_encoder_function(n, k)(problem.D_r, betas, problem.sigma_y2)
+    B = np.broadcast_shapes(betas.shape, np.shape(W_mu)[:-2])
     return {"W_mu": np.broadcast_to(W_mu, (*B, k, n)), "b_mu": np.zeros((*B, k, 1)),
             "W_sigma": np.zeros((*B, k, n)), "b_sigma": np.broadcast_to(b_sigma, (*B, k, 1)),
             "D": np.broadcast_to(D, (*B, n, k)), "b_D": np.zeros((*B, n, 1))}
+
+
+def leading_eigenpairs(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """``(U (n, k), lam (k, 1))``: the k leading eigenpairs of the reduced ``Sigma_x``, largest first
+    (``numpy.linalg.eigh``)."""
+    eigenvalues, eigenvectors = np.linalg.eigh(problem.Sigma_r)
+    return eigenvectors[:, ::-1][:, :problem.k], eigenvalues[::-1][:problem.k, None]
 
 
 def closed_form_problem(problem: Problem, beta: float) -> Solution:

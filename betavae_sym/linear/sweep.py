@@ -58,7 +58,13 @@ class SweepResult:
     (``A A^T + noise_var I``, ``A A^T + diag(noise_var)``, or a given ``Sigma_x``).
     ``records[i]`` has ``beta``, the metrics of :data:`RECORD_METRICS` (nats,
     averaged over p(x), constants included; TIE best signed permutation),
-    ``converged``, ``max_grad`` and ``closed_form_gap``. ``closed`` holds the
+    ``tie_min``, ``tie_max`` (TIE over the optimal set,
+    :mod:`betavae_sym.linear.degeneracy`; both the closed form's TIE when
+    ``optimum_unique``), ``converged``, ``max_grad`` and ``closed_form_gap``
+    (for TIE of a non-unique optimum: the distance to ``[tie_min, tie_max]``).
+    ``extrema`` has the refined extrema and ``ambiguous``: ``{}``, or
+    ``{"tie_argmin": {"reason", "tie_min_argmin", "tie_max_argmin"}}`` when the
+    optimum is not unique somewhere on the grid. ``closed`` holds the
     closed-form metrics by name, arrays over beta.
     """
 
@@ -228,27 +234,49 @@ def sweep_problem(problem: Problem, betas, *, seed: int = 0, progress: bool = Fa
 
 
 def _sweep(problem: Problem, betas: np.ndarray, seed: int, progress: bool, mixing: str, data, warn) -> SweepResult:
+    from betavae_sym.linear.degeneracy import degenerate_groups, tie_range
+
     objective = Objective(problem)
     grid = _solve_grid(objective, betas, seed, progress)
     thetas, max_grads, oks = grid.theta, grid.max_grad, grid.converged
     numeric, _ = evaluate(problem, objective.unpack(thetas), betas)
     closed, _ = evaluate(problem, closed_form_parameters(problem, betas), betas)
-    gaps = np.max([np.abs(numeric[m] - closed[m]) / np.maximum(1.0, np.abs(closed[m])) for m in RECORD_METRICS],
-                  axis=0)
+    # TIE over the optimal set where it is not one point (issue 14); elsewhere the closed form's TIE
+    ranges = {i: tie_range(problem, beta, seed=seed) for i, beta in enumerate(betas) if degenerate_groups(problem, beta)}
+    tie_min = np.array([ranges[i].minimum if i in ranges else closed["tie"][i] for i in range(len(betas))])
+    tie_max = np.array([ranges[i].maximum if i in ranges else closed["tie"][i] for i in range(len(betas))])
+    gaps = {m: np.abs(numeric[m] - closed[m]) / np.maximum(1.0, np.abs(closed[m])) for m in RECORD_METRICS}
+    # a member of a non-unique optimal set is compared with the set's TIE range, never with another member
+    gaps["tie"] = np.maximum.reduce([tie_min - numeric["tie"], numeric["tie"] - tie_max, np.zeros(len(betas))]) / (
+        np.maximum(1.0, np.abs(tie_min)))
+    gaps = np.max([gaps[m] for m in RECORD_METRICS], axis=0)
     records = []
     for i, beta in enumerate(betas):
         record = {"beta": float(beta)}
         record.update({m: float(numeric[m][i]) for m in RECORD_METRICS})
-        record.update(converged=bool(oks[i]), max_grad=float(max_grads[i]), closed_form_gap=float(gaps[i]))
+        record.update(tie_min=float(tie_min[i]), tie_max=float(tie_max[i]), optimum_unique=i not in ranges,
+                      converged=bool(oks[i]), max_grad=float(max_grads[i]), closed_form_gap=float(gaps[i]))
         records.append(record)
         if not oks[i] and warn is not None:
             warn(f"beta = {beta:g}: the numeric solver did not converge (max |grad L| = {max_grads[i]:.3e})")
     extrema = {name: _refine(objective, betas, grid, metric, sign, numeric[metric])
                for name, (metric, sign) in EXTREMA.items()}
+    extrema["ambiguous"] = {} if not ranges else {"tie_argmin": _ambiguity(betas, ranges, tie_min, tie_max)}
     if data is None:
         data = {"noise_var": problem.sigma_eta2, "sigma_x": None}
     return SweepResult(N=problem.N, k=problem.k, mixing=mixing, data=data, fixed_decoder=problem.fixed_D is not None,
                        records=records, extrema=extrema, closed=closed)
+
+
+def _ambiguity(betas: np.ndarray, ranges: dict, tie_min: np.ndarray, tie_max: np.ndarray) -> dict:
+    """Why ``tie_argmin`` is ambiguous, and the grid minima of both ends of the TIE range."""
+    widest = max(ranges, key=lambda i: ranges[i].maximum - ranges[i].minimum)
+    reason = (f"the optimum is not unique at {len(ranges)} of {len(betas)} beta values (units sharing an "
+              f"eigenvalue of Sigma_x can be rotated among themselves with the same objective and ELBO): TIE "
+              f"ranges over the optimal set, e.g. [{tie_min[widest]:.6g}, {tie_max[widest]:.6g}] at beta = "
+              f"{betas[widest]:.6g}; the tie column is one member's, so its minimum is ambiguous")
+    return {"reason": reason, "tie_min_argmin": float(betas[np.argmin(tie_min)]),
+            "tie_max_argmin": float(betas[np.argmin(tie_max)])}
 
 
 def sweep(A, betas, *, fix_decoder=None, sigma_y2: float = 1.0, sigma_eta2: float = 1.0, seed: int = 0,
