@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from betavae_sym.cli import main
-from betavae_sym.linear.degeneracy import _OptimalSet, _stiefel, degenerate_groups, tie_range
+from betavae_sym.linear.degeneracy import OptimalSet, random_orthonormal, degenerate_groups, tie_range
 from betavae_sym.linear.metrics import evaluate
 from betavae_sym.linear.mixing import paper_mixing
 from betavae_sym.linear.problem import make_problem
@@ -30,7 +30,7 @@ def test_tie_range_equals_a_dense_search_over_the_rotations_of_the_degenerate_un
     for beta in (0.3, 1.1):
         (group,) = degenerate_groups(problem, beta)
         assert group.units == (1, 2) and group.directions == (1, 2)
-        members = _OptimalSet(problem, beta, [group])
+        members = OptimalSet(problem, beta, [group])
 
         def aligned(angles):
             metrics = evaluate(problem, members.parameters([_rotations(angles)]), np.full(2 * len(angles), beta))[0]
@@ -56,8 +56,8 @@ def test_tie_range_bounds_random_members_at_k_4():
     problem = make_problem(paper_mixing(40, 4))
     beta = 0.8
     (group,) = degenerate_groups(problem, beta)
-    members = _OptimalSet(problem, beta, [group])
-    V = _stiefel(np.random.default_rng(0), 3, 3, 200)
+    members = OptimalSet(problem, beta, [group])
+    V = random_orthonormal(np.random.default_rng(0), 3, 3, 200)
     ties = evaluate(problem, members.parameters([V]), np.full(len(V), beta))[0]["tie"]
     found = tie_range(problem, beta)
     own = evaluate(problem, members.parameters([block[None] for block in members.own()]), np.array([beta]))[0]["tie"]

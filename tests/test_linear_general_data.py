@@ -142,3 +142,10 @@ def test_bad_general_data_is_refused_with_the_parameter_named():
     with pytest.raises(BadInput) as error:
         exact_optimum(GaussianData.from_noise(A, 1.0), [1.0]).on_rows(np.ones((3, 5)))
     assert error.value.parameter == "X"
+
+
+def test_exact_optimum_reports_whether_its_tie_is_one_member_of_a_larger_optimal_set():
+    isotropic = exact_optimum(GaussianData.from_noise(paper_mixing(12, 3), 1.0), [0.5, 5.0])
+    degenerate, collapsed = isotropic.tie_ranges()
+    assert not degenerate.unique and degenerate.minimum <= isotropic.metrics["tie"][0] <= degenerate.maximum
+    assert collapsed.unique and collapsed.minimum == isotropic.metrics["tie"][1]

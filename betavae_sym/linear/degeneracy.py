@@ -118,14 +118,15 @@ def _coset_representatives(k: int, groups: tuple) -> np.ndarray:
     return np.array(representatives)
 
 
-def _stiefel(rng: np.random.Generator, g: int, u: int, count: int) -> np.ndarray:
+def random_orthonormal(rng: np.random.Generator, g: int, u: int, count: int) -> np.ndarray:
     """``count`` random (g, u) matrices with orthonormal columns (Haar, by QR with the sign fix)."""
     Q, R = np.linalg.qr(rng.standard_normal((count, g, u)))
     return Q * np.sign(np.diagonal(R, axis1=-2, axis2=-1))[:, None, :]
 
 
-class _OptimalSet:
-    """The members of the optimal set at one beta as functions of the group bases ``V`` (one (g, u) per group)."""
+class OptimalSet:
+    """The members of the optimal set at ``beta`` as functions of the group bases ``V`` (one (g, u) per
+    :class:`Group` of ``groups``, from :func:`degenerate_groups`)."""
 
     def __init__(self, problem: Problem, beta: float, groups: list[Group]):
         self.problem, self.beta, self.groups = problem, beta, groups
@@ -162,7 +163,7 @@ def tie_range(problem: Problem, beta: float, *, seed: int = 0) -> TieRange:
     if not groups:
         value = float(evaluate(problem, closed_form_parameters(problem, np.array([beta])), np.array([beta]))[0]["tie"][0])
         return TieRange(minimum=value, maximum=value, unique=True)
-    members = _OptimalSet(problem, beta, groups)
+    members = OptimalSet(problem, beta, groups)
     cosets = _coset_representatives(problem.k, tuple(group.units for group in groups))
     model = _AlignedTie(*_affine_fit(members, cosets, np.random.default_rng([seed, 14])))
 
@@ -178,7 +179,7 @@ def tie_range(problem: Problem, beta: float, *, seed: int = 0) -> TieRange:
     rng = np.random.default_rng([seed, 15])
     starts = [members.own()] + [[X @ Yt for X, _, Yt in (np.linalg.svd(C, full_matrices=False) for C in blocks)]
                                 for blocks in model.coefficients]
-    starts += [[_stiefel(rng, g, u, 1)[0] for g, u in members.sizes] for _ in range(RANDOM_STARTS)]
+    starts += [[random_orthonormal(rng, g, u, 1)[0] for g, u in members.sizes] for _ in range(RANDOM_STARTS)]
     starts = sorted(starts, key=model.value, reverse=True)[:2 + RANDOM_STARTS]
     highest = max((_climb(model.value, start) for start in starts), key=model.value)
     return TieRange(minimum=model.exact(members, cosets, lowest), maximum=model.exact(members, cosets, highest),
@@ -213,7 +214,7 @@ class _AlignedTie:
     def value(self, V: list[np.ndarray]) -> float:
         return self.relabelled(V)[0]
 
-    def exact(self, members: _OptimalSet, cosets: np.ndarray, V: list[np.ndarray]) -> float:
+    def exact(self, members: OptimalSet, cosets: np.ndarray, V: list[np.ndarray]) -> float:
         """The aligned TIE of the member ``V`` recomputed by the lambdified TIE at its best relabelling."""
         _, c, moved = self.relabelled(V)
         return float(members.tie([block[None] for block in moved], cosets[c][None])[0, 0])
@@ -225,7 +226,7 @@ def _assignment(weights: np.ndarray):
     return linear_sum_assignment(weights, maximize=True)
 
 
-def _affine_fit(members: _OptimalSet, cosets: np.ndarray, rng: np.random.Generator):
+def _affine_fit(members: OptimalSet, cosets: np.ndarray, rng: np.random.Generator):
     """Least-squares fit of ``TIE(Pi_c, V) = a_c + sum_G <C_cG, V_G>`` at random members, checked.
 
     Returns ``(a (C,), C)`` with ``C[c][G]`` of shape (g, u). ArithmeticError if the misfit exceeds
@@ -233,7 +234,7 @@ def _affine_fit(members: _OptimalSet, cosets: np.ndarray, rng: np.random.Generat
     """
     unknowns = 1 + sum(g * u for g, u in members.sizes)
     samples = 2 * unknowns + 4
-    V = [_stiefel(rng, g, u, samples) for g, u in members.sizes]
+    V = [random_orthonormal(rng, g, u, samples) for g, u in members.sizes]
     design = np.hstack([np.ones((samples, 1))] + [block.reshape(samples, -1) for block in V])
     values = members.tie(V, cosets)  # (C, S)
     solution = np.linalg.lstsq(design, values.T, rcond=None)[0]  # (unknowns, C)

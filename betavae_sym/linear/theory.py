@@ -60,6 +60,14 @@ class ExactOptimum:
         mean = self.data.mean[:, None]
         return {**full, "b_mu": full["b_mu"] - full["W_mu"] @ mean, "b_D": full["b_D"] + mean}
 
+    def tie_ranges(self) -> list:
+        """TIE's range over the optimal set at each beta (:func:`betavae_sym.linear.degeneracy.tie_range`):
+        where active units share an eigenvalue of ``Sigma_x`` the optimum is not unique, and the TIE of
+        :attr:`metrics` and :meth:`on_rows` is one member's."""
+        from betavae_sym.linear.degeneracy import tie_range
+
+        return [tie_range(self.problem, beta) for beta in self.betas]
+
     def on_rows(self, X, *, average: bool = True) -> dict:
         """The seven metrics per example of the rows ``X`` (n, N), at each beta.
 
