@@ -114,7 +114,7 @@ def _table(result) -> str:
         rows.append(f"{r['beta']:8.4g} {r['elbo']:12.6g} {r['mie']:10.4g} {tie:>10} {r['recon']:12.6g} "
                     f"{r['kl']:10.4g} {'yes' if r['converged'] else 'NO':>5} {r['closed_form_gap']:8.1e}")
     e = result.extrema
-    ambiguous = " (ambiguous)" if "tie_argmin" in e["ambiguous"] else ""
+    ambiguous = " (ambiguous)" if "tie_argmin" in result.ambiguous else ""
     rows.append(f"extrema: ELBO max at beta = {e['elbo_argmax']:.6g}, TIE min at beta = {e['tie_argmin']:.6g}"
                 f"{ambiguous}, MIE min at beta = {e['mie_argmin']:.6g}")
     if ambiguous:
@@ -150,7 +150,7 @@ def analytic_handler(args: argparse.Namespace) -> int:
     warnings = []
     result = sweep_problem(problem, betas, seed=args.seed, progress=not args.no_progress, mixing=name,
                            data=description, warn=warnings.append)
-    for line in warnings + [entry["reason"] for entry in result.extrema["ambiguous"].values()]:
+    for line in warnings + [entry["reason"] for entry in result.ambiguous.values()]:
         sys.stderr.write(f"betavae-sym analytic: warning: {line}\n")
     if args.json is not None:
         text = json.dumps(result.to_dict(), indent=2) + "\n"

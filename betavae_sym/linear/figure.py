@@ -40,7 +40,7 @@ def figure3(result):
         for extremum in extrema:
             colour, label = _EXTREMUM_STYLE[extremum]
             beta = result.extrema[extremum]
-            label += " (ambiguous)" if extremum in result.extrema["ambiguous"] else ""
+            label += " (ambiguous)" if extremum in result.ambiguous else ""
             ax.axvline(beta, linestyle="--", color=colour, linewidth=1, label=f"{label}: β = {beta:.4g}")
         ax.set_title(f"({letter})", loc="left")
         ax.set_ylabel("nats (averaged over p(x))")

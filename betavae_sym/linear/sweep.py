@@ -27,7 +27,7 @@ trial's solution, the first at the grid extremum's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,9 +62,9 @@ class SweepResult:
     :mod:`betavae_sym.linear.degeneracy`; both the closed form's TIE when
     ``optimum_unique``), ``converged``, ``max_grad`` and ``closed_form_gap``
     (for TIE of a non-unique optimum: the distance to ``[tie_min, tie_max]``).
-    ``extrema`` has the refined extrema and ``ambiguous``: ``{}``, or
-    ``{"tie_argmin": {"reason", "tie_min_argmin", "tie_max_argmin"}}`` when the
-    optimum is not unique somewhere on the grid. ``closed`` holds the
+    ``extrema`` has the refined extrema (name -> beta); ``ambiguous`` is ``{}``,
+    or ``{"tie_argmin": {"reason", "tie_min_argmin", "tie_max_argmin"}}`` when
+    the optimum is not unique somewhere on the grid. ``closed`` holds the
     closed-form metrics by name, arrays over beta.
     """
 
@@ -76,11 +76,12 @@ class SweepResult:
     records: list
     extrema: dict
     closed: dict
+    ambiguous: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """The documented JSON document of ``betavae-sym analytic``."""
+        """The documented JSON document of ``betavae-sym analytic`` (``ambiguous`` inside ``extrema``)."""
         return {"N": self.N, "k": self.k, "mixing": self.mixing, "data": self.data, "records": self.records,
-                "extrema": self.extrema}
+                "extrema": {**self.extrema, "ambiguous": self.ambiguous}}
 
     @property
     def betas(self) -> np.ndarray:
@@ -261,11 +262,11 @@ def _sweep(problem: Problem, betas: np.ndarray, seed: int, progress: bool, mixin
             warn(f"beta = {beta:g}: the numeric solver did not converge (max |grad L| = {max_grads[i]:.3e})")
     extrema = {name: _refine(objective, betas, grid, metric, sign, numeric[metric])
                for name, (metric, sign) in EXTREMA.items()}
-    extrema["ambiguous"] = {} if not ranges else {"tie_argmin": _ambiguity(betas, ranges, tie_min, tie_max)}
+    ambiguous = {} if not ranges else {"tie_argmin": _ambiguity(betas, ranges, tie_min, tie_max)}
     if data is None:
         data = {"noise_var": problem.sigma_eta2, "sigma_x": None}
     return SweepResult(N=problem.N, k=problem.k, mixing=mixing, data=data, fixed_decoder=problem.fixed_D is not None,
-                       records=records, extrema=extrema, closed=closed)
+                       records=records, extrema=extrema, closed=closed, ambiguous=ambiguous)
 
 
 def _ambiguity(betas: np.ndarray, ranges: dict, tie_min: np.ndarray, tie_max: np.ndarray) -> dict:
