@@ -17,7 +17,8 @@ import pytest
 from betavae_sym.cli import main
 from betavae_sym.paper_checks import STATUSES, Context, Verdict, all_checks, run_checks, select
 from betavae_sym.paper_checks import claims
-from betavae_sym.paper_checks.context import paper_mixing
+from betavae_sym.linear.mixing import paper_mixing
+from betavae_sym.paper_checks.context import ANALYTIC_K, ANALYTIC_N
 from betavae_sym.paper_checks import registry
 from betavae_sym.paper_checks.core import Check, Fixed
 from betavae_sym.paper_checks.claims import DeepRule
@@ -171,7 +172,7 @@ def test_no_check_crashes(results):
 def test_elbo_maximum_at_one_agrees_with_the_closed_form():
     from betavae_sym.linear import closed_form
 
-    elbo = [closed_form(paper_mixing(), b).metrics["elbo"] for b in (0.8, 1.0, 1.25)]
+    elbo = [closed_form(paper_mixing(ANALYTIC_N, ANALYTIC_K), b).metrics["elbo"] for b in (0.8, 1.0, 1.25)]
     assert elbo[1] > elbo[0] and elbo[1] > elbo[2]
 
 
@@ -179,7 +180,7 @@ def test_loglikelihood_refutation_agrees_with_the_closed_form(results):
     # The paper expects log p(x) to fall as beta grows; the closed form rises from beta = 0.05 to beta = 1.
     from betavae_sym.linear import closed_form
 
-    low, one = (closed_form(paper_mixing(), b).metrics["log_likelihood"] for b in (0.05, 1.0))
+    low, one = (closed_form(paper_mixing(ANALYTIC_N, ANALYTIC_K), b).metrics["log_likelihood"] for b in (0.05, 1.0))
     assert one > low
     assert results[0]["fig3-loglik-decreasing"].status == "refuted"
 

@@ -3,14 +3,22 @@
 JSON document (``--json PATH|-``), stable::
 
     {"N": int, "k": int, "mixing": str,
+     "data": {"noise_var": number | file name | null, "sigma_x": file name | null},
      "records": [{"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective",
+                  "tie_min", "tie_max", "optimum_unique",
                   "converged", "max_grad", "closed_form_gap"}, ...],
-     "extrema": {"elbo_argmax", "tie_argmin", "mie_argmin"}}
+     "extrema": {"elbo_argmax", "tie_argmin", "mie_argmin",
+                 "ambiguous": {} | {"tie_argmin": {"reason", "tie_min_argmin", "tie_max_argmin"}}}}
 
 Metrics in nats, averaged over p(x) in closed form, constants included; TIE
-for the best signed permutation of the units; ``closed_form_gap`` the largest
-relative difference between the numeric solver and the closed form over the
-seven metrics; extrema refined by bounded scalar optimization in beta.
+for the best signed permutation of the units; ``tie_min``/``tie_max`` TIE over
+the optimal set where it is not one point (``optimum_unique`` false: units
+sharing an eigenvalue of Sigma_x), else both the closed form's TIE;
+``closed_form_gap`` the largest relative difference between the numeric solver
+and the closed form over the seven metrics (for TIE of a non-unique optimum,
+the distance to ``[tie_min, tie_max]``); extrema refined by bounded scalar
+optimization in beta, ``ambiguous`` naming those that depend on which member
+of a non-unique optimum the solver found (a warning on standard error, exit 0).
 """
 
 from __future__ import annotations
@@ -26,6 +34,13 @@ def register(subparsers) -> None:
     analytic.add_argument("--k", type=int, default=2, help="latent units for --mixing paper (default 2)")
     analytic.add_argument("--betas", required=True, metavar="START:STOP:NUM|B,B,...",
                           help="NUM evenly spaced values from START to STOP, or a comma-separated list")
+    data = analytic.add_mutually_exclusive_group()
+    data.add_argument("--noise-var", default="1", metavar="V|PATH.npy|PATH.csv",
+                      help="the data's noise variance: a number (Sigma_x = A A^T + V I, default 1 as in the paper) "
+                           "or a file of N variances (Sigma_x = A A^T + diag(V), e.g. standardized pixels)")
+    data.add_argument("--sigma-x", metavar="PATH.npy|PATH.csv",
+                      help="the data covariance Sigma_x (N x N) itself, e.g. a dataset's as fed to a network; "
+                           "--mixing then gives Cov(x, s) = A, which TIE's target p(s|x) needs")
     analytic.add_argument("--fix-decoder", action="store_true", help="fix the decoder at D = A, b_D = 0")
     analytic.add_argument("--sigma-y2", type=float, default=1.0, help="decoder variance (default 1)")
     analytic.add_argument("--seed", type=int, default=0, help="seed of the solver's random starts (default 0)")
@@ -37,34 +52,6 @@ def register(subparsers) -> None:
     analytic.set_defaults(handler=analytic_handler)
 
 
-def load_mixing(spec: str, N: int, k: int):
-    """(A, name): the paper's mixing matrix or A read from .npy (no pickles) or .csv; BadInput on bad input."""
-    from pathlib import Path
-
-    import numpy as np
-
-    from betavae_sym.errors import BadInput
-    from betavae_sym.linear.problem import check_mixing
-
-    if spec == "paper":
-        if N < 1 or k < 1 or k > N:
-            raise BadInput(f"--N/--k: need 1 <= k <= N, got N = {N}, k = {k}")
-        return 0.5 * (np.ones((N, k)) + np.eye(N, k)), "paper"
-    path = Path(spec)
-    if path.suffix not in (".npy", ".csv"):
-        raise BadInput(f"--mixing: '{spec}' is neither 'paper' nor a .npy or .csv file")
-    if not path.is_file():
-        raise BadInput(f"--mixing: file '{spec}' does not exist")
-    try:
-        if path.suffix == ".npy":
-            A = np.load(path, allow_pickle=False)
-        else:
-            A = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadInput(f"--mixing: cannot read '{spec}' as a numeric matrix ({str(exc).splitlines()[0][:120]})") from None
-    if not np.issubdtype(np.asarray(A).dtype, np.number) or np.iscomplexobj(A):
-        raise BadInput(f"--mixing: '{spec}' does not hold real numbers")
-    return check_mixing(A, f"--mixing '{spec}'"), path.name
 
 
 def _prepare_output(option: str, target: str | None) -> None:
@@ -92,11 +79,16 @@ def _table(result) -> str:
     records = result.records
     step = max(1, len(records) // 12)
     for r in records[::step] + ([records[-1]] if (len(records) - 1) % step else []):
-        rows.append(f"{r['beta']:8.4g} {r['elbo']:12.6g} {r['mie']:10.4g} {r['tie']:10.4g} {r['recon']:12.6g} "
+        tie = f"{r['tie']:.4g}" + ("" if r["optimum_unique"] else "*")
+        rows.append(f"{r['beta']:8.4g} {r['elbo']:12.6g} {r['mie']:10.4g} {tie:>10} {r['recon']:12.6g} "
                     f"{r['kl']:10.4g} {'yes' if r['converged'] else 'NO':>5} {r['closed_form_gap']:8.1e}")
     e = result.extrema
-    rows.append(f"extrema: ELBO max at beta = {e['elbo_argmax']:.6g}, TIE min at beta = {e['tie_argmin']:.6g}, "
-                f"MIE min at beta = {e['mie_argmin']:.6g}")
+    ambiguous = " (ambiguous)" if "tie_argmin" in result.ambiguous else ""
+    rows.append(f"extrema: ELBO max at beta = {e['elbo_argmax']:.6g}, TIE min at beta = {e['tie_argmin']:.6g}"
+                f"{ambiguous}, MIE min at beta = {e['mie_argmin']:.6g}")
+    if ambiguous:
+        rows.append("* the optimum is not unique there: TIE of one member of the optimal set (tie_min, tie_max: "
+                    "its range)")
     return "\n".join(rows) + "\n"
 
 
@@ -108,11 +100,15 @@ def analytic_handler(args: argparse.Namespace) -> int:
     from betavae_sym.argtypes import parse_betas
     from betavae_sym.errors import BadInput, CheckFailed
     from betavae_sym.fileio import atomic_write_text
-    from betavae_sym.linear.problem import check_positive, make_problem
+    from betavae_sym.linear.gaussian_data import load_data
+    from betavae_sym.linear.mixing import load_mixing
+    from betavae_sym.linear.problem import data_problem
+    from betavae_sym.validate import positive_number
 
     betas = parse_betas(args.betas, allow_zero=False)
     A, name = load_mixing(args.mixing, args.N, args.k)
-    sigma_y2 = check_positive(args.sigma_y2, "--sigma-y2")
+    data, description = load_data(A, noise_var=args.noise_var, sigma_x=args.sigma_x)
+    sigma_y2 = positive_number(args.sigma_y2, "sigma_y2")
     if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):
         raise BadInput(f"--plot: '{args.plot}' must end in .png or .svg")
     for option, target in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)):
@@ -120,11 +116,11 @@ def analytic_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.linear.sweep import sweep_problem
 
-    problem = make_problem(A, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=args.seed)
+    problem = data_problem(data, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=args.seed)
     warnings = []
     result = sweep_problem(problem, betas, seed=args.seed, progress=not args.no_progress, mixing=name,
-                           warn=warnings.append)
-    for line in warnings:
+                           data=description, warn=warnings.append)
+    for line in warnings + [entry["reason"] for entry in result.ambiguous.values()]:
         sys.stderr.write(f"betavae-sym analytic: warning: {line}\n")
     if args.json is not None:
         text = json.dumps(result.to_dict(), indent=2) + "\n"

@@ -34,10 +34,17 @@ from betavae_sym.linear.problem import Problem
 _CHUNK = 4096
 
 
-def model_arguments(problem: Problem, params: dict, beta) -> tuple:
-    """The arguments of the compiled model functions (:data:`betavae_sym.linear.compiled.ARGUMENTS`)."""
-    return (params["W_mu"], params["b_mu"], params["W_sigma"], params["b_sigma"], params["D"], params["b_D"],
-            problem.A_r, problem.Sigma_r, beta, problem.sigma_y2, problem.sigma_eta2)
+def permute_units(params: dict, P: np.ndarray) -> dict:
+    """The same model with its units relabelled, ``z -> P z`` for signed permutations ``P`` (..., k, k).
+
+    ``W_mu -> P W_mu``, ``b_mu -> P b_mu``, ``W_sigma -> |P| W_sigma``,
+    ``b_sigma -> |P| b_sigma``, ``D -> D P^T`` (``P^T = P^{-1}``), ``b_D`` kept:
+    every metric but TIE is unchanged. Shapes broadcast (parameters (..., rows, cols)).
+    """
+    magnitude = np.abs(P)
+    return {"W_mu": P @ params["W_mu"], "b_mu": P @ params["b_mu"],
+            "W_sigma": magnitude @ params["W_sigma"], "b_sigma": magnitude @ params["b_sigma"],
+            "D": params["D"] @ np.swapaxes(P, -1, -2), "b_D": params["b_D"]}
 
 
 def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarray:
@@ -52,12 +59,9 @@ def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarra
     if batched:
         params = {name: np.asarray(value)[..., None, :, :] for name, value in params.items()}
         beta = np.asarray(beta)[..., None]
-    magnitude = np.abs(P)
-    moved = {"W_mu": P @ params["W_mu"], "b_mu": P @ params["b_mu"],
-             "W_sigma": magnitude @ params["W_sigma"], "b_sigma": magnitude @ params["b_sigma"],
-             "D": params["D"], "b_D": params["b_D"]}
     shape = (*np.shape(beta)[:-1], len(P)) if batched else (len(P),)
-    return np.broadcast_to(tie_function(problem.n, problem.k)(*model_arguments(problem, moved, beta)), shape)
+    moved = permute_units(params, P)
+    return np.broadcast_to(tie_function(problem.n, problem.k)(*problem.arguments(moved, beta)), shape)
 
 
 def align(problem: Problem, params: dict, beta: float) -> tuple[float, np.ndarray]:
@@ -70,15 +74,15 @@ def evaluate(problem: Problem, params: dict, beta, align_units: bool = True) -> 
     """All metrics at reduced parameters with batch shape (B,) (or none), and the TIE alignments.
 
     Returns ``(metrics, P)``: ``metrics[name]`` has the batch shape (full-size
-    values: reduced metric plus ``(N - n)`` untouched-dimension increments),
+    values: reduced metric plus the complement's increments, :attr:`Problem.increments`),
     ``P`` (B, k, k) the aligning signed permutations. With ``align_units=False``
     TIE takes the units in their order and ``P`` is the identity.
     """
     from betavae_sym.linear.compiled import metrics_function
 
     beta = np.asarray(beta, dtype=np.float64)
-    raw = metrics_function(problem.n, problem.k)(*model_arguments(problem, params, beta))
-    extra = problem.increments()
+    raw = metrics_function(problem.n, problem.k)(*problem.arguments(params, beta))
+    extra = problem.increments
     metrics = {name: np.broadcast_to(np.asarray(value, dtype=np.float64) + extra[name], beta.shape).copy()
                for name, value in raw.items()}
     flat = {name: np.reshape(value, (-1, *value.shape[-2:])) for name, value in params.items()}

@@ -30,11 +30,6 @@ ALL_TOPICS = SUBMISSION_ORDER
 DEEP_DATASETS = ("mixed-digits", "positioned-digit")
 
 
-def paper_mixing() -> np.ndarray:
-    """A_ij = (1 + delta_ij) / 2, shape (128, 2) (Results, 'Numerical Verification of Analytical Model')."""
-    return 0.5 * (np.ones((ANALYTIC_N, ANALYTIC_K)) + np.eye(ANALYTIC_N, ANALYTIC_K))
-
-
 @dataclass
 class SymbolicRun:
     """Plain data from the symbolic engine (no SymPy objects).
@@ -192,9 +187,10 @@ class Context:
         """{"full": SweepResult, "fixed": SweepResult (decoder fixed at D = A)} for the paper's mixing."""
         self._failed("analytic")
         if self.analytic_run is None:
+            from betavae_sym.linear.mixing import paper_mixing
             from betavae_sym.linear.sweep import sweep
 
-            A, betas = paper_mixing(), self.betas()
+            A, betas = paper_mixing(ANALYTIC_N, ANALYTIC_K), self.betas()
             self.analytic_run = {
                 "full": sweep(A, betas, mixing="paper", progress=self.progress),
                 "fixed": sweep(A, betas, fix_decoder=A, mixing="paper", progress=self.progress),
