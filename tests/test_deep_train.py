@@ -81,19 +81,23 @@ def test_a_diverging_realization_stops_and_the_others_train_on_unchanged(data, d
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    "change, parameter",
     [
-        (dict(batch_size=0), "--batch-size"),
-        (dict(lr=-1.0), "--lr"),
-        (dict(epochs=0), "--epochs"),
-        (dict(realizations=0), "--realizations"),
-        (dict(beta=float("nan")), "--beta"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(lr=-1.0), "lr"),
+        (dict(epochs=0), "epochs"),
+        (dict(realizations=0), "realizations"),
+        (dict(realizations=[1, 1]), "realizations"),
+        (dict(beta=float("nan")), "beta"),
+        (dict(beta=-0.5), "beta"),
+        (dict(threads=0), "threads"),
     ],
 )
-def test_bad_training_parameters_are_bad_input(data, change, message):
+def test_bad_training_parameters_are_bad_input_naming_the_parameter(data, change, parameter):
     kwargs = dict(beta=1.0, epochs=1, architecture=ARCH) | change
-    with pytest.raises(BadInput, match=message):
+    with pytest.raises(BadInput) as error:
         train(data, kwargs.pop("beta"), **kwargs)
+    assert error.value.parameter == parameter
 
 
 def test_nan_in_data_is_bad_input(data):

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from betavae_sym.deep.kernels import NUMPY, Kernels
+
 
 class Buffers:
     """Reusable output arrays, one per name, reallocated only when the shape changes."""
@@ -44,9 +46,12 @@ class Dense:
         dW = x^T dy,   db = sum_B dy,   dx = dy W^T
 
     ``input_grad=False`` skips ``dx`` (the first layer: the data need no gradient).
+    ``name`` is the layer's name in the model (``"enc1"``, parameters ``enc1.W``, ``enc1.b``).
     """
 
-    def __init__(self, W: np.ndarray, b: np.ndarray, dW: np.ndarray, db: np.ndarray, input_grad: bool = True):
+    def __init__(self, name: str, W: np.ndarray, b: np.ndarray, dW: np.ndarray, db: np.ndarray,
+                 input_grad: bool = True):
+        self.name = name
         self.params = {"W": W, "b": b}
         self.grads = {"W": dW, "b": db}
         self.input_grad = input_grad
@@ -76,14 +81,15 @@ class Dense:
 class Tanh:
     """``h = tanh(a)``, computed in place on ``a`` (the preceding Dense's output).
 
-    Backward: ``da = dh (1 - h^2)``, computed in place on ``dh``.
+    Backward: ``da = dh (1 - h^2)``, computed in place on ``dh`` by the
+    ``tanh_backward`` kernel of ``kernels`` (see ``kernels.py``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kernels: Kernels = NUMPY) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.cache: dict[str, np.ndarray] = {}
-        self.buffers = Buffers()
+        self.kernels = kernels
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         h = np.tanh(a, out=a)  # h = tanh(a)
@@ -91,9 +97,36 @@ class Tanh:
         return h
 
     def backward(self, dh: np.ndarray) -> np.ndarray:
-        h = self.cache["h"]
-        slope = self.buffers.get("slope", h.shape, h.dtype)
-        np.multiply(h, h, out=slope)  # h^2
-        np.subtract(1, slope, out=slope)  # dh/da = 1 - h^2
-        dh *= slope  # da = dh (1 - h^2)
+        self.kernels.tanh_backward(dh, self.cache["h"])  # da = dh (1 - h^2)
         return dh
+
+
+class Reparameterization:
+    """``z = mu + sigma eps`` with ``sigma = exp(logvar / 2)``, and the KL of q(z|x) to the prior (Eq. 66).
+
+    Shapes: ``mu, logvar, eps, z: (R, B, k)``; ``kl: (R, B)``::
+
+        KL = 1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)
+
+    Backward of ``loss = mean_B [... + beta KL]`` given ``dz = dloss/dz``::
+
+        dmu = dz + beta/B mu,   dlogvar = dz eps sigma / 2 + beta/B (sigma^2 - 1) / 2
+    """
+
+    def __init__(self) -> None:
+        self.cache: dict[str, np.ndarray] = {}
+
+    def forward(self, mu: np.ndarray, logvar: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sigma = np.exp(0.5 * logvar)  # sigma = exp(logvar / 2)
+        z = mu + sigma * eps
+        var = sigma * sigma  # sigma^2 = exp(logvar)
+        kl = 0.5 * np.sum(mu * mu + var - 1.0 - logvar, axis=2)  # Eq. 66
+        self.cache.update(mu=mu, sigma=sigma, var=var, eps=eps)
+        return z, kl
+
+    def backward(self, dz: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
+        mu, sigma, var, eps = (self.cache[key] for key in ("mu", "sigma", "var", "eps"))
+        B = mu.shape[1]
+        dmu = dz + (beta / B) * mu
+        dlogvar = dz * eps * (0.5 * sigma) + (0.5 * beta / B) * (var - 1.0)
+        return dmu, dlogvar

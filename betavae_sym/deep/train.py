@@ -34,6 +34,7 @@ import numpy as np
 from betavae_sym.deep.model import Architecture, BetaVAE
 from betavae_sym.deep.optim import Adam
 from betavae_sym.errors import BadInput, CheckFailed
+from betavae_sym.validate import count, positive_number
 
 
 class TrainingDiverged(CheckFailed):
@@ -103,12 +104,6 @@ def _training_data(dataset) -> np.ndarray:
     return X
 
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise BadInput(f"{name}: {value!r} must be a positive integer")
-    return int(value)
-
-
 def train(
     dataset,
     beta: float,
@@ -122,6 +117,7 @@ def train(
     progress: bool = False,
     architecture: Architecture | None = None,
     threads: int | None = None,
+    kernels: str = "auto",
 ) -> TrainResult:
     """Train R realizations of the beta-VAE on ``dataset.X``.
 
@@ -147,12 +143,12 @@ def train(
     threads : int, optional
         Python threads. With R > 1, each trains a contiguous share of the
         realizations with single-threaded BLAS; with R = 1, BLAS keeps its
-        default threading. The threads share the Adam update. Default:
-        ``min(R, os.cpu_count())`` for R > 1; for R = 1, ``os.cpu_count()`` when
-        idle OpenBLAS threads sleep at once (``OPENBLAS_THREAD_TIMEOUT``, which
-        ``import betavae_sym`` sets before NumPy loads), else 1 (spinning BLAS
-        threads would hold the core the second thread needs). The numbers do
+        default threading. Default: ``min(R, os.cpu_count())``. The numbers do
         not depend on it (up to BLAS rounding).
+    kernels : str
+        The element-wise kernels (Adam, tanh's backward): ``"auto"`` (compiled
+        with numba when it is installed), ``"numpy"`` or ``"numba"``; the
+        numbers do not depend on it (see ``kernels``).
 
     Returns
     -------
@@ -168,22 +164,21 @@ def train(
     """
     X_all = _training_data(dataset)
     n, N = X_all.shape
-    epochs = _check_positive_int("--epochs", epochs)
-    batch_size = _check_positive_int("--batch-size", batch_size)
-    if not (isinstance(beta, (int, float, np.floating)) and math.isfinite(beta) and beta >= 0):
-        raise BadInput(f"--beta: {beta!r} must be a finite number >= 0")
-    ids = list(range(_check_positive_int("--realizations", realizations))) if isinstance(realizations, (int, np.integer)) else [int(r) for r in realizations]
+    epochs = count(epochs, "epochs")
+    batch_size = count(batch_size, "batch_size")
+    beta = positive_number(beta, "beta", allow_zero=True)
+    ids = list(range(count(realizations, "realizations"))) if isinstance(realizations, (int, np.integer)) else [int(r) for r in realizations]
     if not ids or len(set(ids)) != len(ids) or min(ids) < 0:
-        raise BadInput(f"--realizations: {realizations!r} must be a positive count or distinct indices >= 0")
+        raise BadInput(f"{realizations!r} must be a positive count or distinct indices >= 0", parameter="realizations")
     architecture = architecture or Architecture(N=N)
     if architecture.N != N:
         raise BadInput(f"architecture: N = {architecture.N} but the data have {N} columns")
     if threads is None:
         cores = os.cpu_count() or 1
-        threads = min(len(ids), cores) if len(ids) > 1 else cores if _blas_threads_sleep() else 1
-    threads = _check_positive_int("threads", threads)
-    model = BetaVAE(architecture, ids, seed=seed, dtype=dtype, threads=threads)
-    optimizer = Adam(model.flat_params, model.flat_grads, lr=lr)
+        threads = min(len(ids), cores)
+    threads = count(threads, "threads")
+    model = BetaVAE(architecture, ids, seed=seed, dtype=dtype, threads=threads, kernels=kernels)
+    optimizer = Adam(model.flat_params, model.flat_grads, lr=lr, kernels=kernels)
     X = np.ascontiguousarray(X_all, dtype=model.dtype)
     k = architecture.k
     rngs = [np.random.default_rng([seed, r, 1]) for r in ids]
@@ -216,7 +211,7 @@ def train(
                 eps = model.buffers.get("eps", (R, B, k), model.dtype)
                 for i, rng in enumerate(rngs):
                     rng.standard_normal(out=eps[i], dtype=model.dtype)
-                loss, rec, kl = model.loss_and_grad(x, eps, beta)
+                loss, rec, kl = model.forward(x, eps, beta)
                 finite = np.isfinite(loss)
                 if not finite.all():  # drop the diverged realizations before their update
                     keep = np.flatnonzero(finite).tolist()
@@ -225,8 +220,9 @@ def train(
                         raise TrainingDiverged(_all_diverged(diverged, beta), diverged)
                     model, optimizer = _subset(model, optimizer, keep)
                     rngs, columns, order = [rngs[i] for i in keep], columns[keep], order[keep]
-                    loss, rec, kl = loss[keep], rec[keep], kl[keep]
-                optimizer.step(model.parallel, model.threads)
+                    x, eps = x[keep], eps[keep]
+                    loss, rec, kl = model.forward(x, eps, beta)  # the same numbers, on the smaller stack
+                model.backward(optimizer)  # gradients and the Adam step, layer by layer
                 history[epoch, columns] += loss * (B / n)
                 rec_history[epoch, columns] += rec * (B / n)
                 kl_history[epoch, columns] += kl * (B / n)
@@ -257,14 +253,6 @@ def train(
         config["dataset"] = dataset.describe()
     return TrainResult(model=model, history=history[:, columns], reconstruction_history=rec_history[:, columns],
                        kl_history=kl_history[:, columns], seconds=seconds, config=config, diverged=diverged)
-
-
-def _blas_threads_sleep() -> bool:
-    """Whether idle OpenBLAS threads sleep at once (``OPENBLAS_THREAD_TIMEOUT`` of 2^20 cycles or less)."""
-    try:
-        return int(os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")) <= 20
-    except ValueError:
-        return False
 
 
 def _subset(model: BetaVAE, optimizer: Adam, keep: list[int]) -> tuple[BetaVAE, Adam]:
