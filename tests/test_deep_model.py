@@ -102,9 +102,24 @@ def test_encode_rejects_data_of_the_wrong_width():
         BetaVAE(ARCH, [0]).encode(np.zeros((3, ARCH.N + 1)))
 
 
-def test_k_outside_1_to_N_is_bad_input():
-    with pytest.raises(BadInput, match="k = 7 is outside"):
-        Architecture(N=6, k=7)
+@pytest.mark.parametrize("change, parameter", [(dict(k=7), "k"), (dict(k=0), "k"), (dict(N=0), "N"),
+                                               (dict(encoder_hidden=(4, 0)), "encoder_hidden"),
+                                               (dict(decoder_hidden=(2.5,)), "decoder_hidden")])
+def test_bad_architecture_is_bad_input_naming_the_size(change, parameter):
+    with pytest.raises(BadInput) as error:
+        Architecture(**({"N": 6, "k": 2} | change))
+    assert error.value.parameter == parameter
+
+
+@pytest.mark.parametrize("change, parameter", [(dict(encoder_hidden=(10**12,)), "encoder_hidden"),
+                                               (dict(N=10**8, decoder_hidden=(10**6,)), "N")])
+def test_a_model_too_large_for_memory_is_bad_input_before_allocating(change, parameter):
+    with pytest.raises(BadInput, match=r"would need about .* of memory") as error:
+        BetaVAE(Architecture(**({"N": 6} | change)), [0])
+    assert error.value.parameter == parameter
+    with pytest.raises(BadInput, match=r"would need about .* PB of memory") as error:
+        ARCH.check_memory(10**12, np.float32, buffers=4)
+    assert error.value.parameter == "realizations"
 
 
 def adam_textbook(theta, grads, lr, b1=0.9, b2=0.999, eps=1e-8):

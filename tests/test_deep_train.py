@@ -180,3 +180,81 @@ def test_train_command_bad_input_is_one_line_exit_2(tmp_path, capsys, extra, mes
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err
     assert list(tmp_path.iterdir()) == []
+
+
+TINY = ["--dataset", "positioned-digit", "--beta", "1", "--epochs", "1", "--n", "20", "--batch-size", "10",
+        "--encoder-hidden", "8", "--decoder-hidden", "8", "--no-progress"]
+
+
+def refused(capsys, tmp_path, argv, flag):
+    """The command exits 2 with one line on stderr naming ``flag``, and leaves ``tmp_path`` as it was."""
+    before = sorted(tmp_path.rglob("*"))
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and flag in err and "Traceback" not in err, err
+    assert sorted(tmp_path.rglob("*")) == before
+    return err
+
+
+@pytest.fixture
+def nothing_computed(monkeypatch):
+    """Fail the test if the dataset is built (the command went past its up-front checks)."""
+    from betavae_sym.data import commands
+
+    def built(*args, **kwargs):
+        raise AssertionError("the dataset was built before the bad input was refused")
+
+    monkeypatch.setattr(commands, "build_dataset", built)
+
+
+def test_train_refuses_a_folder_as_json_output_before_computing(tmp_path, capsys, nothing_computed):
+    folder = tmp_path / "D"
+    folder.mkdir()
+    err = refused(capsys, tmp_path, ["train", *TINY, "--json", str(folder)], "--json")
+    assert "is a folder" in err
+
+
+def test_train_refuses_a_save_path_whose_sidecar_is_a_folder_and_writes_nothing(tmp_path, capsys, nothing_computed):
+    (tmp_path / "sc" / "m.json").mkdir(parents=True)
+    err = refused(capsys, tmp_path, ["train", *TINY, "--save", str(tmp_path / "sc" / "m.npz")], "--save")
+    assert "m.json' is a folder" in err and not (tmp_path / "sc" / "m.npz").exists()
+
+
+def test_save_result_writes_both_files_or_neither(tmp_path, data, monkeypatch):
+    from betavae_sym import fileio
+
+    result = train(data, 0.5, epochs=1, architecture=ARCH)
+    calls = []
+    chmod = fileio.os.chmod
+
+    def disk_full_at_the_second_file(path, mode):  # called once each file's content is written
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        chmod(path, mode)
+
+    monkeypatch.setattr(fileio.os, "chmod", disk_full_at_the_second_file)
+    with pytest.raises(OSError):
+        save_result(tmp_path / "m.npz", result)
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(fileio.os, "chmod", chmod)
+    save_result(tmp_path / "m.npz", result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.npz"]
+
+
+@pytest.mark.parametrize(
+    "extra, flag, words",
+    [
+        (["--seed", "-1"], "--seed", "integer >= 0"),
+        (["--lr", "1e300"], "--lr", "too large"),
+        (["--lr", "nan"], "--lr", "finite"),
+        (["--n", str(10**12)], "--n", "memory"),
+        (["--realizations", str(10**12)], "--realizations", "memory"),
+        (["--encoder-hidden", f"8,{10**12}"], "--encoder-hidden", "memory"),
+        (["--decoder-hidden", str(10**12)], "--decoder-hidden", "memory"),
+        (["--latent", "0"], "--latent", "integer between 1 and 1600"),
+    ],
+)
+def test_train_bad_numbers_give_one_line_exit_2_and_write_nothing(tmp_path, capsys, extra, flag, words):
+    err = refused(capsys, tmp_path, ["train", *TINY, "--save", str(tmp_path / "m.npz"), *extra], flag)
+    assert words in err

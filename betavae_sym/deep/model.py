@@ -36,6 +36,7 @@ import numpy as np
 from betavae_sym.deep.kernels import NUMPY, Kernels, select
 from betavae_sym.deep.layers import Buffers, Dense, Reparameterization, Tanh
 from betavae_sym.errors import BadInput
+from betavae_sym.validate import count, memory, readable_bytes
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -50,14 +51,11 @@ class Architecture:
     decoder_hidden: tuple[int, ...] = (200, 200, 256)
 
     def __post_init__(self) -> None:
-        for name, value in (("N", self.N), ("k", self.k)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise BadInput(f"architecture: {name} = {value!r} must be a positive integer")
-        if self.k > self.N:
-            raise BadInput(f"architecture: k = {self.k} is outside [1, N = {self.N}]; use a smaller k")
-        for size in (*self.encoder_hidden, *self.decoder_hidden):
-            if not isinstance(size, (int, np.integer)) or size < 1:
-                raise BadInput(f"architecture: hidden size {size!r} must be a positive integer")
+        count(self.N, "N")
+        count(self.k, "k", maximum=self.N, hint="no more latent units than inputs (N)")
+        for name in ("encoder_hidden", "decoder_hidden"):
+            for size in getattr(self, name):
+                count(size, name, hint="hidden layer sizes are integers >= 1")
 
     def layers(self) -> list[tuple[str, int, int]]:
         """``(name, n_in, n_out)`` of every Dense layer, in initialization order."""
@@ -87,6 +85,21 @@ class Architecture:
     def to_dict(self) -> dict:
         return {"N": self.N, "k": self.k, "encoder_hidden": list(self.encoder_hidden),
                 "decoder_hidden": list(self.decoder_hidden)}
+
+    def check_memory(self, R: int, dtype, buffers: int) -> None:
+        """Refuse (BadInput) R realizations whose ``buffers`` flat arrays would not fit in memory.
+
+        ``buffers`` arrays of ``R * n_params()`` numbers of ``dtype`` (a model
+        has two: parameters and gradients; training adds Adam's two moments).
+        Names the largest layer size when one realization does not fit, else ``realizations``.
+        """
+        per_realization = buffers * self.n_params() * np.dtype(dtype).itemsize
+        sizes = {"N": self.N, "encoder_hidden": max(self.encoder_hidden, default=0),
+                 "decoder_hidden": max(self.decoder_hidden, default=0)}
+        largest = max(sizes, key=sizes.get)
+        memory(per_realization, largest, getattr(self, largest), what=" for one network")
+        memory(R * per_realization, "realizations", R,
+               what=f" for the networks ({readable_bytes(per_realization)} each)")
 
 
 class BetaVAE:
@@ -121,14 +134,15 @@ class BetaVAE:
     def __init__(self, architecture: Architecture, realization_ids, seed: int = 0, dtype=np.float32,
                  threads: int = 1, kernels: str = "auto"):
         self.architecture = architecture
-        self.realization_ids = [int(r) for r in realization_ids]
-        self.seed = int(seed)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
-            raise BadInput(f"dtype: {self.dtype} is not float32 or float64")
+            raise BadInput(f"{self.dtype} is not float32 or float64", parameter="dtype")
+        if len(realization_ids) < 1:
+            raise BadInput("need at least one realization", parameter="realizations")
+        architecture.check_memory(len(realization_ids), self.dtype, buffers=2)
+        self.realization_ids = [int(r) for r in realization_ids]
+        self.seed = int(seed)
         R = self.R
-        if R < 1:
-            raise BadInput("realizations: need at least one realization")
         shapes = architecture.layers()
         self.flat_params = np.zeros(R * architecture.n_params(), dtype=self.dtype)
         self.flat_grads = np.zeros_like(self.flat_params)
@@ -217,7 +231,7 @@ class BetaVAE:
         """Copy ``params`` (same keys and shapes as ``self.params``) into the model."""
         for key, value in params.items():
             if key not in self.params or self.params[key].shape != np.shape(value):
-                raise BadInput(f"parameters: '{key}' of shape {np.shape(value)} does not fit this architecture")
+                raise BadInput(f"'{key}' of shape {np.shape(value)} does not fit this architecture", parameter="params")
             self.params[key][...] = value
 
     def _stacked(self, X: np.ndarray, width: int, what: str) -> np.ndarray:
@@ -225,7 +239,7 @@ class BetaVAE:
         if X.ndim == 2:
             X = np.broadcast_to(X, (self.R, *X.shape))
         if X.ndim != 3 or X.shape[0] != self.R or X.shape[2] != width:
-            raise BadInput(f"{what}: shape {X.shape}, expected (n, {width}) or ({self.R}, n, {width})")
+            raise BadInput(f"shape {X.shape}, expected (n, {width}) or ({self.R}, n, {width})", parameter=what)
         return X
 
     def parallel(self, calls: list) -> list:

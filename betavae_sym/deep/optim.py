@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from betavae_sym.deep.kernels import select
+from betavae_sym.errors import BadInput
 from betavae_sym.validate import positive_number
 
 
@@ -48,6 +49,9 @@ class Adam:
     def __init__(self, params: np.ndarray, grads: np.ndarray, lr: float = 1e-3, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8, kernels: str = "auto"):
         self.lr = positive_number(lr, "lr", hint="e.g. 1e-3")
+        if not self.lr * (1.0 - beta1) / math.sqrt(1.0 - beta2) < float(np.finfo(params.dtype).max):
+            raise BadInput(f"{lr!r} is too large for {params.dtype} parameters (Adam's steps would overflow); "
+                           "use e.g. 1e-3", parameter="lr")
         self.params, self.grads = params, grads
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.kernels = select(kernels)

@@ -134,24 +134,10 @@ def sweep_settings(args: argparse.Namespace) -> tuple[dict, list[float], int]:
 
 
 def check_writable_target(path, option: str) -> None:
-    """BadInput unless ``path`` can be written as a file: not a folder, and its folder exists and is
-    writable or can be created under a writable folder. Creates nothing (bad input leaves no trace)."""
-    import os
-    from pathlib import Path
+    """BadInput unless ``path`` can be written as a file (see ``fileio.check_writable_file``); creates nothing."""
+    from betavae_sym.fileio import check_writable_file
 
-    from betavae_sym.errors import BadInput
-
-    path = Path(path)
-    if path.is_dir():
-        raise BadInput(f"{option}: '{path}' is a folder; give a file path")
-    folder = path.parent if str(path.parent) else Path(".")
-    ancestor = folder
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise BadInput(f"{option}: '{ancestor}' is not a folder, so '{path}' cannot be created; choose another path")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise BadInput(f"{option}: folder '{ancestor}' is not writable; choose a writable path")
+    check_writable_file(path, option)
 
 
 def check_store_path(path) -> None:
