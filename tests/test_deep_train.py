@@ -258,3 +258,25 @@ def test_save_result_writes_both_files_or_neither(tmp_path, data, monkeypatch):
 def test_train_bad_numbers_give_one_line_exit_2_and_write_nothing(tmp_path, capsys, extra, flag, words):
     err = refused(capsys, tmp_path, ["train", *TINY, "--save", str(tmp_path / "m.npz"), *extra], flag)
     assert words in err
+
+
+def test_a_sweep_task_trains_realization_0_with_one_blas_thread_and_restores_the_threads(data, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from betavae_sym.deep import model as model_module
+    from betavae_sym.deep.train import train_sweep_task
+
+    seen = []
+    forward = model_module.BetaVAE.forward
+
+    def recording(self, x, eps, beta):  # the threads of NumPy's BLAS (numba may load SciPy's too)
+        seen.append([info["num_threads"] for info in threadpool_info() if "numpy" in info["filepath"]])
+        return forward(self, x, eps, beta)
+
+    before = [info["num_threads"] for info in threadpool_info()]
+    monkeypatch.setattr(model_module.BetaVAE, "forward", recording)
+    task = train_sweep_task(data, 0.7, epochs=2, seed=3, batch_size=20, architecture=ARCH)
+    assert seen == [[1]] * 6 and [info["num_threads"] for info in threadpool_info()][: len(before)] == before
+    alone = train(data, 0.7, epochs=2, seed=3, batch_size=20, architecture=ARCH, realizations=[0], threads=1)
+    np.testing.assert_array_equal(task.model.flat_params, alone.model.flat_params)
+    assert task.model.realization_ids == [0]

@@ -70,7 +70,7 @@ class Dense:
         W = self.params["W"]
         x = self.cache["x"]
         np.matmul(x.transpose(0, 2, 1), dy, out=self.grads["W"])  # dW = x^T dy
-        np.sum(dy, axis=1, keepdims=True, out=self.grads["b"])  # db = sum over the batch
+        np.add.reduce(dy, axis=1, keepdims=True, out=self.grads["b"])  # db = sum over the batch
         if not self.input_grad:
             return None
         dx = self.buffers.get("dx", x.shape, W.dtype)

@@ -288,6 +288,8 @@ class BetaVAE:
                 return shard.forward(xs, es, beta)
 
         parts = self._map(shard_forward, x, eps)
+        if len(parts) == 1:
+            return parts[0]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
     def backward(self, optimizer=None) -> None:

@@ -199,6 +199,24 @@ def train(
                        seconds=seconds, config=config, diverged=diverged)
 
 
+def train_sweep_task(dataset, beta: float, *, epochs: int, seed: int = 0, batch_size: int = 100, lr: float = 1e-3,
+                     dtype=np.float32, architecture: Architecture | None = None, kernels: str = "auto") -> TrainResult:
+    """One network trained the way a sweep trains each of its tasks ("sweep mode").
+
+    Realization 0 of ``seed`` (as ``experiments.tasks.run_task`` trains it),
+    one Python thread and one BLAS thread: a sweep runs one such training per
+    worker process, one process per core, so that N cores train N networks side
+    by side with no thread waiting for another. The sweep's throughput on C
+    cores is the sum of ``examples_per_second`` of C such processes run at once.
+    Parameters as in :func:`train`.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return train(dataset, beta, epochs=epochs, realizations=[0], batch_size=batch_size, seed=seed, lr=lr,
+                     dtype=dtype, architecture=architecture, threads=1, kernels=kernels)
+
+
 def _training_data(dataset) -> np.ndarray:
     X = np.asarray(getattr(dataset, "X", dataset))
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
