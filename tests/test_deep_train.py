@@ -280,3 +280,12 @@ def test_a_sweep_task_trains_realization_0_with_one_blas_thread_and_restores_the
     alone = train(data, 0.7, epochs=2, seed=3, batch_size=20, architecture=ARCH, realizations=[0], threads=1)
     np.testing.assert_array_equal(task.model.flat_params, alone.model.flat_params)
     assert task.model.realization_ids == [0]
+
+
+def test_one_realization_on_two_threads_trains_to_the_same_bits_as_on_one():
+    # the paper's network: its 1600 x 256 and 256 x 1600 products are computed in two pieces side by side
+    X = np.random.default_rng(6).standard_normal((150, 1600)).astype(np.float32)
+    one, two = (train(X, 1.0, epochs=2, batch_size=100, seed=2, threads=threads) for threads in (1, 2))
+    assert [dense.pieces for dense in two.model.shards[0].decoder[-1:]] == [2]
+    np.testing.assert_array_equal(one.model.flat_params, two.model.flat_params)
+    np.testing.assert_array_equal(one.history, two.history)

@@ -47,6 +47,7 @@ class Dense:
 
     ``input_grad=False`` skips ``dx`` (the first layer: the data need no gradient).
     ``name`` is the layer's name in the model (``"enc1"``, parameters ``enc1.W``, ``enc1.b``).
+    After :meth:`split`, the products are computed in pieces by several threads.
     """
 
     def __init__(self, name: str, W: np.ndarray, b: np.ndarray, dW: np.ndarray, db: np.ndarray,
@@ -57,24 +58,51 @@ class Dense:
         self.input_grad = input_grad
         self.cache: dict[str, np.ndarray] = {}
         self.buffers = Buffers()
+        self.run, self.pieces = None, 1
+
+    def split(self, run, pieces: int) -> None:
+        """Compute the products in ``pieces`` pieces, the calls run side by side by ``run(calls)``.
+
+        ``y`` and ``dx`` by rows of the minibatch, ``dW`` by rows of W: each
+        element is the same dot product as in the whole product, and BLAS
+        computes it alike (tested on the paper's shapes: equal bit for bit).
+        """
+        self.run, self.pieces = run, pieces
+
+    def _in_pieces(self, compute, sizes: tuple[int, ...]) -> None:
+        """``compute(slices)`` once with whole slices, or once per piece: ``slices[j]`` cuts ``range(sizes[j])``."""
+        if self.run is None:
+            compute([slice(None)] * len(sizes))
+            return
+        bounds = [np.linspace(0, size, self.pieces + 1).round().astype(int).tolist() for size in sizes]
+        self.run([lambda i=i: compute([slice(b[i], b[i + 1]) for b in bounds]) for i in range(self.pieces)])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
         y = self.buffers.get("y", x.shape[:-1] + W.shape[-1:], W.dtype)
-        np.matmul(x, W, out=y)  # y = x W
-        y += b  # y = x W + b
+
+        def affine(slices):
+            (rows,) = slices
+            np.matmul(x[:, rows], W, out=y[:, rows])  # y = x W
+            y[:, rows] += b  # y = x W + b
+
+        self._in_pieces(affine, (x.shape[1],))
         self.cache["x"] = x
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        W = self.params["W"]
+        W, dW = self.params["W"], self.grads["W"]
         x = self.cache["x"]
-        np.matmul(x.transpose(0, 2, 1), dy, out=self.grads["W"])  # dW = x^T dy
+        dx = self.buffers.get("dx", x.shape, W.dtype) if self.input_grad else None
+
+        def products(slices):
+            inputs, rows = slices
+            np.matmul(x[:, :, inputs].transpose(0, 2, 1), dy, out=dW[:, inputs])  # dW = x^T dy
+            if dx is not None:
+                np.matmul(dy[:, rows], W.transpose(0, 2, 1), out=dx[:, rows])  # dx = dy W^T
+
+        self._in_pieces(products, (x.shape[2], x.shape[1]))
         np.add.reduce(dy, axis=1, keepdims=True, out=self.grads["b"])  # db = sum over the batch
-        if not self.input_grad:
-            return None
-        dx = self.buffers.get("dx", x.shape, W.dtype)
-        np.matmul(dy, W.transpose(0, 2, 1), out=dx)  # dx = dy W^T
         return dx
 
 

@@ -39,6 +39,10 @@ from betavae_sym.errors import BadInput
 from betavae_sym.validate import count, memory, readable_bytes
 
 LOG_2PI = math.log(2.0 * math.pi)
+# A one-realization model with several threads splits the products of the layers this large (the
+# paper's 1600 x 256 and 256 x 1600; measured on its network, a piece of a smaller product saves
+# less than handing it to another thread costs)
+SPLIT_MIN_WEIGHTS = 2**16
 
 
 @dataclass(frozen=True)
@@ -117,9 +121,11 @@ class BetaVAE:
     threads : int
         Python threads (this one and ``threads - 1`` others, see :meth:`parallel`).
         The realizations are split into ``min(threads, R)`` contiguous shards,
-        one per thread (each realization's numbers do not depend on it). Use
-        with single-threaded BLAS (see ``train``): two cores then work on
-        different realizations instead of sharing each small GEMM.
+        one per thread (each realization's numbers do not depend on it); one
+        realization with several threads has its largest products computed in
+        pieces, side by side (``Network``; the same numbers). Use with
+        single-threaded BLAS (see ``train``): two cores then work on different
+        realizations, or different pieces, instead of sharing each small GEMM.
     kernels : str
         Element-wise kernels (``kernels.select``: ``"auto"``, ``"numpy"``,
         ``"numba"``); the numbers do not depend on it.
@@ -154,8 +160,10 @@ class BetaVAE:
         shards = min(self.threads, R)
         bounds = np.linspace(0, R, shards + 1).round().astype(int)
         self.shard_bounds = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+        pieces = self.threads // shards  # threads left to each shard (R < threads: more than one)
         self.shards = [Network(architecture, {key: value[a:b] for key, value in self.params.items()},
-                               {key: value[a:b] for key, value in self.grads.items()}, self.kernels)
+                               {key: value[a:b] for key, value in self.grads.items()}, self.kernels,
+                               run=self.parallel, pieces=pieces if shards == 1 else 1)
                        for a, b in self.shard_bounds]
         self.shard_ranges = [self._flat_ranges(a, b) for a, b in self.shard_bounds]
         self.buffers = Buffers()
@@ -327,14 +335,22 @@ class Network:
 
     ``params`` and ``grads`` are dicts of views (R_shard leading axis) into the
     model's flat buffers. :meth:`forward` caches what :meth:`backward` needs.
+    With ``pieces > 1``, the products of the layers with at least
+    ``SPLIT_MIN_WEIGHTS`` weights are computed in that many pieces, run side by
+    side by ``run(calls)`` (see ``Dense.split``).
     """
 
-    def __init__(self, architecture: Architecture, params: dict, grads: dict, kernels: Kernels = NUMPY):
+    def __init__(self, architecture: Architecture, params: dict, grads: dict, kernels: Kernels = NUMPY,
+                 run=None, pieces: int = 1):
         self.architecture = architecture
         shapes = architecture.layers()
         dense = {name: Dense(name, params[f"{name}.W"], params[f"{name}.b"], grads[f"{name}.W"], grads[f"{name}.b"],
                              input_grad=(name != "enc1"))
                  for name, _, _ in shapes}
+        if pieces > 1:
+            for name, n_in, n_out in shapes:
+                if n_in * n_out >= SPLIT_MIN_WEIGHTS:
+                    dense[name].split(run, pieces)
         self.encoder = []
         for name, _, _ in shapes:
             if name.startswith("enc"):

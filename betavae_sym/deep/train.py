@@ -135,10 +135,10 @@ def train(
     architecture : Architecture, optional
         Default: the paper's, with N = dataset width and k = 2.
     threads : int, optional
-        Python threads. With R > 1, each trains a contiguous share of the
-        realizations with single-threaded BLAS; with R = 1, BLAS keeps its
-        default threading. Default: ``min(R, os.cpu_count())``. The numbers do
-        not depend on it (up to BLAS rounding).
+        Python threads, each with single-threaded BLAS: with R > 1, each
+        trains a contiguous share of the realizations; with R = 1, they share
+        the largest matrix products. Default: ``os.cpu_count()``. The numbers do
+        not depend on it (BLAS computes each element alike; tested).
     kernels : str
         The element-wise kernels (Adam, tanh's backward): ``"auto"`` (compiled
         with numba when it is installed), ``"numpy"`` or ``"numba"``; the
@@ -170,7 +170,7 @@ def train(
     R = count(realizations, "realizations") if isinstance(realizations, (int, np.integer)) else len(realizations)
     architecture.check_memory(R, dtype, buffers=4)  # parameters, gradients, Adam's two moments
     ids = _realization_ids(realizations)
-    threads = count(min(len(ids), os.cpu_count() or 1) if threads is None else threads, "threads")
+    threads = count(os.cpu_count() or 1 if threads is None else threads, "threads")
     stack = _Stack.start(architecture, ids, seed, dtype, threads, lr, kernels, n)
     X = np.ascontiguousarray(X_all, dtype=stack.model.dtype)
     history = np.zeros((3, epochs, len(ids)))  # -L_beta, reconstruction, KL: epoch averages, column per realization
@@ -178,7 +178,7 @@ def train(
     with _progress_bar(progress, epochs, f"beta={beta:g} R={len(ids)}") as bar:
         start = time.perf_counter()
         try:
-            with _blas_limited(len(stack.model.shards) > 1):
+            with _blas_limited(stack.model.threads > 1):
                 for epoch in range(epochs):
                     _train_epoch(stack, X, beta, batch_size, history[:, epoch], diverged, epoch + 1)
                     bar(history[0, epoch, stack.columns].mean())
@@ -324,7 +324,7 @@ def _drop_nonfinite_parameters(stack: _Stack, diverged: dict[int, int], epochs: 
 
 @contextmanager
 def _blas_limited(single_threaded: bool):
-    """One BLAS thread while Python threads share the realizations (restored afterwards)."""
+    """One BLAS thread while Python threads share the work (restored afterwards)."""
     if not single_threaded:
         yield
         return
