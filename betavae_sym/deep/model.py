@@ -39,9 +39,10 @@ from betavae_sym.errors import BadInput
 from betavae_sym.validate import count, memory, readable_bytes
 
 LOG_2PI = math.log(2.0 * math.pi)
-# A one-realization model with several threads splits the products of the layers this large (the
-# paper's 1600 x 256 and 256 x 1600; measured on its network, a piece of a smaller product saves
-# less than handing it to another thread costs)
+# A one-realization model with several threads splits the products of the layers this large: in the
+# paper's network the 1600 x 256 and 256 x 1600 layers, 82 % of the step's flops. Handing a piece to
+# another thread costs 13-20 us here, a sixth of a 200 x 200 product (80 us), and under load the piece
+# waits for a busy core; the smaller products stay whole.
 SPLIT_MIN_WEIGHTS = 2**16
 
 
