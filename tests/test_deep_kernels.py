@@ -70,3 +70,11 @@ def test_unknown_kernels_are_bad_input():
     with pytest.raises(BadInput) as error:
         kernels.select("fortran")
     assert error.value.parameter == "kernels"
+
+
+def test_without_numba_auto_is_numpy_and_numba_is_bad_input(monkeypatch):
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    assert kernels.select("auto") is kernels.NUMPY
+    with pytest.raises(BadInput, match=r"betavae-sym\[fast\]") as error:
+        kernels.select("numba")
+    assert error.value.parameter == "kernels"
