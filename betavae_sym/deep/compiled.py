@@ -6,7 +6,7 @@ reassociate nothing, and the scalars are cast to the arrays' dtype first (as
 NumPy does with a Python float), so the results are the reference's bit for
 bit. ``error_model="numpy"`` lets a division by zero give inf/NaN as NumPy's
 does (and lets the loop vectorize); ``nogil`` lets Python threads run kernels
-side by side; ``cache`` keeps the machine code on disk between processes.
+side by side; the machine code is cached on disk between processes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+
+def _jit(function):
+    """Compiled with numba, the machine code cached on disk when a cache folder can be written."""
+    try:
+        return numba.njit(nogil=True, cache=True, error_model="numpy")(function)
+    except RuntimeError:  # numba finds no writable cache location: compile in each process instead
+        return numba.njit(nogil=True, error_model="numpy")(function)
 
 
 @_jit
