@@ -21,6 +21,8 @@ import numpy as np
 
 from betavae_sym.deep.kernels import NUMPY, Kernels
 
+ALL = slice(None)
+
 
 class Buffers:
     """Reusable output arrays, one per name, reallocated only when the shape changes."""
@@ -70,40 +72,40 @@ class Dense:
         self.run, self.pieces = run, pieces
 
     def _in_pieces(self, compute, sizes: tuple[int, ...]) -> None:
-        """``compute(slices)`` once with whole slices, or once per piece: ``slices[j]`` cuts ``range(sizes[j])``."""
-        if self.run is None:
-            compute([slice(None)] * len(sizes))
-            return
+        """``compute(*slices)`` once per piece, run side by side: ``slices[j]`` is the piece's part of ``range(sizes[j])``."""
         bounds = [np.linspace(0, size, self.pieces + 1).round().astype(int).tolist() for size in sizes]
-        self.run([lambda i=i: compute([slice(b[i], b[i + 1]) for b in bounds]) for i in range(self.pieces)])
+        self.run([lambda i=i: compute(*(slice(b[i], b[i + 1]) for b in bounds)) for i in range(self.pieces)])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        W, b = self.params["W"], self.params["b"]
+        W = self.params["W"]
         y = self.buffers.get("y", x.shape[:-1] + W.shape[-1:], W.dtype)
-
-        def affine(slices):
-            (rows,) = slices
-            np.matmul(x[:, rows], W, out=y[:, rows])  # y = x W
-            y[:, rows] += b  # y = x W + b
-
-        self._in_pieces(affine, (x.shape[1],))
+        if self.run is None:
+            self._affine(x, y, ALL)
+        else:
+            self._in_pieces(lambda rows: self._affine(x, y, rows), (x.shape[1],))
         self.cache["x"] = x
         return y
 
+    def _affine(self, x: np.ndarray, y: np.ndarray, rows: slice) -> None:
+        """Rows ``rows`` of the minibatch: ``y = x W + b``."""
+        np.matmul(x[:, rows], self.params["W"], out=y[:, rows])  # y = x W
+        y[:, rows] += self.params["b"]  # y = x W + b
+
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        W, dW = self.params["W"], self.grads["W"]
         x = self.cache["x"]
-        dx = self.buffers.get("dx", x.shape, W.dtype) if self.input_grad else None
-
-        def products(slices):
-            inputs, rows = slices
-            np.matmul(x[:, :, inputs].transpose(0, 2, 1), dy, out=dW[:, inputs])  # dW = x^T dy
-            if dx is not None:
-                np.matmul(dy[:, rows], W.transpose(0, 2, 1), out=dx[:, rows])  # dx = dy W^T
-
-        self._in_pieces(products, (x.shape[2], x.shape[1]))
+        dx = self.buffers.get("dx", x.shape, x.dtype) if self.input_grad else None
+        if self.run is None:
+            self._products(x, dy, dx, ALL, ALL)
+        else:
+            self._in_pieces(lambda inputs, rows: self._products(x, dy, dx, inputs, rows), (x.shape[2], x.shape[1]))
         np.add.reduce(dy, axis=1, keepdims=True, out=self.grads["b"])  # db = sum over the batch
         return dx
+
+    def _products(self, x: np.ndarray, dy: np.ndarray, dx: np.ndarray | None, inputs: slice, rows: slice) -> None:
+        """Rows ``inputs`` of ``dW = x^T dy``, and rows ``rows`` of the minibatch of ``dx = dy W^T``."""
+        np.matmul(x[:, :, inputs].transpose(0, 2, 1), dy, out=self.grads["W"][:, inputs])  # dW = x^T dy
+        if dx is not None:
+            np.matmul(dy[:, rows], self.params["W"].transpose(0, 2, 1), out=dx[:, rows])  # dx = dy W^T
 
 
 class Tanh:
