@@ -101,6 +101,7 @@ def test_gradients_match_pytorch_autograd():
         (["--threshold", "0"], "--threshold", "> 0"),
         (["--realizations", "0"], "--realizations", "integer >= 1"),
         (["--realizations", str(10**12)], "--realizations", "memory"),
+        (["--batch-size", str(10**12)], "--batch-size", "memory"),
         (["--N", str(10**12)], "--N", "memory"),
         (["--encoder-hidden", str(10**12)], "--encoder-hidden", "memory"),
         (["--k", "13"], "--k", "between 1 and 12"),

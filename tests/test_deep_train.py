@@ -253,6 +253,7 @@ def test_save_result_writes_both_files_or_neither(tmp_path, data, monkeypatch):
         (["--encoder-hidden", f"8,{10**12}"], "--encoder-hidden", "memory"),
         (["--decoder-hidden", str(10**12)], "--decoder-hidden", "memory"),
         (["--latent", "0"], "--latent", "integer between 1 and 1600"),
+        (["--epochs", str(10**15)], "--epochs", "memory"),
     ],
 )
 def test_train_bad_numbers_give_one_line_exit_2_and_write_nothing(tmp_path, capsys, extra, flag, words):

@@ -36,7 +36,7 @@ from betavae_sym.deep.model import Architecture, BetaVAE
 from betavae_sym.deep.optim import Adam
 from betavae_sym.errors import BadInput, CheckFailed
 from betavae_sym.fileio import atomic_write_files, check_writable_file
-from betavae_sym.validate import count, positive_number
+from betavae_sym.validate import count, memory, positive_number
 
 
 class TrainingDiverged(CheckFailed):
@@ -169,6 +169,7 @@ def train(
         raise BadInput(f"N = {architecture.N} but the data have {N} columns", parameter="architecture")
     R = count(realizations, "realizations") if isinstance(realizations, (int, np.integer)) else len(realizations)
     architecture.check_memory(R, dtype, buffers=4)  # parameters, gradients, Adam's two moments
+    memory(3 * epochs * R * 8, "epochs", epochs, what=" for the per-epoch histories")
     ids = _realization_ids(realizations)
     threads = count(os.cpu_count() or 1 if threads is None else threads, "threads")
     stack = _Stack.start(architecture, ids, seed, dtype, threads, lr, kernels, n)
