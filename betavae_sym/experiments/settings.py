@@ -78,6 +78,15 @@ PRESETS: dict[str, dict] = {
         "samples": 100,
         "iwae_samples": 100,
     },
+    "decide": {
+        "betas": [0.25, 0.5, 1.0, 2.0, 4.0],
+        "realizations": 10,
+        "n": 20000,
+        "epochs": 10,
+        "batch_size": 100,
+        "samples": 100,
+        "iwae_samples": 100,
+    },
     "paper": {
         "betas": [float(b) for b in np.logspace(-1.0, 1.0, 13)],
         "realizations": 100,

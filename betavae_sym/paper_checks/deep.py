@@ -163,13 +163,18 @@ def needed_text(needed: float | None, needed_80: float | None) -> str:
 
 def unresolved(conclusion: str, measured: str = "", comparisons=(), findings=()) -> Finding:
     """Not-checkable, with the largest realization count that the unresolved ``comparisons`` and ``findings``
-    need (said in the conclusion)."""
+    need (said in the conclusion unless a single finding already says it)."""
     counts = [(c.needed(), c.needed(SE_FACTOR + POWER_80_Z)) for c in comparisons]
-    counts += [(f.needed, f.needed_80) for f in findings if f.needed is not None]
-    if not counts:
+    parts = [(f.needed, f.needed_80) for f in findings if f.needed is not None]
+    if not counts + parts:
         return Finding("not-checkable", conclusion, measured)
-    needed, needed_80 = max(c[0] for c in counts), max(c[1] for c in counts)
-    return Finding("not-checkable", f"{conclusion}; {needed_text(needed, needed_80)}", measured, needed, needed_80)
+    needed, needed_80 = max(c[0] for c in counts + parts), max(c[1] for c in counts + parts)
+    if not counts and len(parts) == 1:
+        return Finding("not-checkable", conclusion, measured, needed, needed_80)
+    said = needed_text(needed, needed_80)
+    if not counts:
+        said = "all parts: " + said
+    return Finding("not-checkable", f"{conclusion}; {said}", measured, needed, needed_80)
 
 
 def _curve(series: Series) -> str:
@@ -199,7 +204,7 @@ def maximal_at_one(series: Series) -> Finding:
         return Finding("verified", f"{series.metric} maximal at beta = 1, above both neighbours: "
                                    + "; ".join(c.text() for c in neighbours), curve)
     open_ = [c for c in neighbours if not (c.difference > 0 and c.resolved)]
-    if top != one:
+    if top != one and all(c.j != top for c in open_):
         open_.append(series.compare(one, top))
     return unresolved(f"{series.metric} highest at beta = {series.betas[top]:g}, unresolved: "
                       + "; ".join(c.text() for c in open_), curve, open_)
@@ -331,13 +336,14 @@ class Protocol:
 
     def realizations_text(self) -> str:
         lo, hi = self.realizations
-        return f"{lo} realizations per beta" if lo == hi else f"{lo} to {hi} realizations per beta (some diverged)"
+        return f"{_plural(lo, 'realization')} per beta" if lo == hi else f"{lo} to {hi} realizations per beta (some diverged)"
 
     def text(self) -> str:
         what = self.dataset.replace("-", " ") + (f" (position scale {self.scale:g})" if self.scale is not None else "")
         steps = self.epochs * math.ceil(self.n / self.batch_size) if self.batch_size else None
         return (f"preset {self.preset}: {what}, {'standardized' if self.standardize else 'raw pixels'}, n = {self.n} "
-                f"training rows, {self.epochs} epochs" + (f" ({steps} Adam steps of {self.batch_size})" if steps else "")
+                f"training rows, {_plural(self.epochs, 'epoch')}"
+                + (f" ({_plural(steps, 'Adam step')} of {min(self.batch_size, self.n)})" if steps else "")
                 + f", {self.realizations_text()}, scored on {self.evaluation}")
 
     def to_json(self) -> dict:
@@ -350,6 +356,10 @@ class Protocol:
 PAPER_PROTOCOL = ("the thesis: n = 1000 training examples, 1000 epochs (batch size not stated), Adam 1e-3, "
                   "standardized; 100 realizations per beta (Figure 4 caption; 300 in Ch. II); scored on the "
                   "training set; beta grid not stated")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def mean_text(mean: float, sem: float) -> str:
