@@ -133,9 +133,10 @@ def test_smoke_run_follows_the_json_contract(smoke):
             ("deep", "train_jax"), ("sweep", "sgemm"), ("sweep", "simulate"), ("sweep", "evaluation"),
             ("sweep", "torch_processes"), ("sweep", "torch_threads"), ("sweep", "jax_processes"),
             ("sweep", "jax_threads")} <= records.keys()
-    analytic = [m for m in measurements if m["section"] == "analytic"]
+    analytic = [m for m in measurements if m["section"] == "analytic" and m["runs"]]
     assert sorted({m["config"]["N"] for m in analytic}) == [16, 32]
     assert all(0 <= m["max_closed_form_gap"] < 1e-3 for m in analytic)
+    assert records["analytic", "cli_sweep_beyond_one_beta"]["runs"] == 0  # fresh processes: not in a smoke run
     for m in measurements:
         if m["section"] == "deep" and m["name"].startswith("train_R") or m["name"] == "train_stacked":
             assert DEEP_KEYS <= m.keys()
@@ -151,9 +152,6 @@ def test_smoke_run_follows_the_json_contract(smoke):
     evaluation = records["sweep", "evaluation"]
     assert evaluation["runs"] == 1 and evaluation["median"] > 0 and evaluation["config"]["task_preset"] == "quick"
     assert evaluation["task_training_seconds"] is None or evaluation["fraction_of_task_training"] > 0
-    cli = records["analytic", "cli_sweep_beyond_one_beta"]
-    assert cli["wall_seconds_sweep"] > 0 and cli["wall_seconds_one_beta"] > 0
-    assert cli["median"] == pytest.approx(cli["wall_seconds_sweep"] - cli["wall_seconds_one_beta"])
     scale = [m for m in measurements if m["section"] == "scale"]
     assert {m["series"] for m in scale} == set(document["scale_slopes"])
     assert all("x" in m for m in scale)
@@ -193,6 +191,16 @@ def test_compare_takes_medians_of_per_repeat_ratios_and_the_faster_anchor():
     # a repeat that ours did not measure is left out of the pairs, not paired with the next one
     assert compare([None, 4.0], {"torch": [1.0, 2.0]})["ratio_vs_torch"] == 2.0
     assert compare([1.0], {})["best_peer"] is None
+
+
+def test_analytic_command_line_record_differences_two_fresh_runs():
+    from betavae_sym.bench.suite import analytic_cli_record
+
+    record = analytic_cli_record(BenchConfig.smoke_config(analytic_cli=True), Silent())
+    assert record["runs"] == 1 and record["config"]["baseline"].endswith("--betas 1 --json F --no-progress")
+    assert record["wall_seconds_sweep"] > 0 and record["wall_seconds_one_beta"] > 0
+    assert record["median"] == pytest.approx(record["wall_seconds_sweep"] - record["wall_seconds_one_beta"])
+    assert 0 <= record["max_closed_form_gap"] < 1e-9  # read from the sweep's own JSON
 
 
 def test_anchors_flag_needs_smoke(capsys):

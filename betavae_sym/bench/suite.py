@@ -53,8 +53,9 @@ class BenchConfig:
     sections : which of :data:`SECTIONS` to run.
     repeats : timed runs per measurement (medians over them); warm-up runs are extra.
     derive_repeats : cold ``derive`` runs (each about 100 s on 2 cores); 0 leaves it out.
-    analytic_sizes, analytic_k, points : the analytic sweeps (N values, k, betas in 0.05..3); the
-        command-line sweep (``analytic_cli``) runs at the first size.
+    analytic_sizes, analytic_k, points : the analytic sweeps (N values, k, betas in 0.05..3).
+    analytic_cli : time the same sweep through the command line, beyond a one-beta run, at the first
+        size (two fresh processes per repeat; left out of a smoke run).
     lambdify_size : (N, k) of the first lambdified call; (9, 2) is what the k = 2 sweeps compile
         (the analytic problem is reduced exactly to n = min(N, 4k + 1)).
     N, n, batch_size, realizations, dtype, epochs : the deep runs (input width, examples per epoch,
@@ -80,6 +81,7 @@ class BenchConfig:
     analytic_sizes: tuple[int, ...] = (128, 1600)
     analytic_k: int = 2
     points: int = 200
+    analytic_cli: bool = True
     lambdify_size: tuple[int, int] = (9, 2)
     N: int = 1600
     n: int = 1000
@@ -107,8 +109,10 @@ class BenchConfig:
 
     @classmethod
     def smoke_config(cls, **overrides) -> "BenchConfig":
-        """Tiny sizes, one repetition, no cold derive, no anchors, single-threaded BLAS: the CI run (seconds)."""
-        settings = dict(repeats=1, derive_repeats=0, analytic_sizes=(16, 32), points=10, lambdify_size=(3, 1),
+        """Tiny sizes, one repetition, single-threaded BLAS; no cold derive, no command-line analytic sweep, no
+        anchors (each starts fresh processes): the CI run (seconds)."""
+        settings = dict(repeats=1, derive_repeats=0, analytic_sizes=(16, 32), points=10, analytic_cli=False,
+                        lambdify_size=(3, 1),
                         N=64, n=200, batch_size=50, realizations=2, epochs=1, torch=False, jax=False,
                         sweep_tasks=2, sweep_n=100, sweep_epochs=(1, 3), sweep_samples=2, eval_rows=10, task_preset="quick",
                         scale_analytic_N=(16, 64), scale_analytic_k=(1, 2), scale_analytic_k_N=16,
@@ -280,6 +284,14 @@ def analytic_cli_record(config: BenchConfig, progress: Progress) -> dict:
     """
     N = config.analytic_sizes[0]
     grid = f"0.05:3:{config.points}"
+    command = (f"betavae-sym analytic --mixing paper --N {N} --k {config.analytic_k} --betas {grid} --json F "
+               "--no-progress")
+    setting = {"command": command, "baseline": command.replace(grid, "1"), "N": N, "k": config.analytic_k,
+               "points": config.points, "process": "fresh, one per run"}
+    if not config.analytic_cli:
+        return measurement("analytic", "cli_sweep_beyond_one_beta", setting, [],
+                           note="left out of a smoke run: two fresh processes of a few seconds each per repeat; "
+                                "bench --only analytic measures it")
     extra, walls, gap = [], {grid: [], "1": []}, 0.0
     with tempfile.TemporaryDirectory(prefix="betavae-bench-analytic-") as tmp:
         target = os.path.join(tmp, "sweep.json")
@@ -294,12 +306,7 @@ def analytic_cli_record(config: BenchConfig, progress: Progress) -> dict:
                         gap = max(gap, max(r["closed_form_gap"] for r in json.load(handle)["records"]))
                 progress.step(f"analytic command line --betas {betas}")
             extra.append(walls[grid][-1] - walls["1"][-1])
-    command = (f"betavae-sym analytic --mixing paper --N {N} --k {config.analytic_k} --betas {grid} --json F "
-               "--no-progress")
-    return measurement("analytic", "cli_sweep_beyond_one_beta",
-                       {"command": command, "baseline": command.replace(grid, "1"), "N": N, "k": config.analytic_k,
-                        "points": config.points, "process": "fresh, one per run"},
-                       extra, wall_seconds_sweep=median(walls[grid]), wall_seconds_one_beta=median(walls["1"]),
+    return measurement("analytic", "cli_sweep_beyond_one_beta", setting, extra, wall_seconds_sweep=median(walls[grid]), wall_seconds_one_beta=median(walls["1"]),
                        max_closed_form_gap=gap)
 
 
