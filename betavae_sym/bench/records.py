@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,6 +55,12 @@ def fresh_process(arguments: list[str], what: str) -> tuple[float, str]:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise CheckFailed(f"{what} failed in a fresh process (exit {done.returncode}): {last}")
     return seconds, done.stdout
+
+
+def cpu_seconds(children: bool = False) -> float:
+    """User + system CPU seconds of this process (all its threads), or of its finished, waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Progress:

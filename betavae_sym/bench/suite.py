@@ -97,7 +97,7 @@ class BenchConfig:
     sweep_n: int = 1000
     sweep_epochs: tuple[int, int] = (2, 22)
     sweep_samples: int = 10
-    eval_rows: int = 100
+    eval_rows: int = 50
     task_preset: str = "paper"
     scale_analytic_N: tuple[int, ...] = (128, 400, 1600, 6400)
     scale_analytic_k: tuple[int, ...] = (1, 2, 4, 8)

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from betavae_sym.bench.anchors import FRAMEWORKS, installed, missing_note, peer_spec, run_peer, run_side_by_side
-from betavae_sym.bench.records import blas_limit, blas_threads, gemm_gflops, measurement, median, ratios, timed
+from betavae_sym.bench.records import (blas_limit, blas_threads, cpu_seconds, gemm_gflops, measurement, median, ratios,
+                                       timed)
 
 #: The dataset of the sweep section (N = 1600, the paper's network).
 SWEEP_DATASET = "mixed-digits"
@@ -162,6 +163,7 @@ def deep_section(config, progress) -> list[dict]:
     step = {suffix: [] for suffix, _ in variants}
     seconds = {name: [] for name, *_ in ours}
     throughput = {name: [] for name, *_ in ours}
+    busy = {name: [] for name, *_ in ours}
     peer = {(framework, suffix): [] for framework in anchors for suffix, _ in variants}
     for repeat in range(config.repeats):
         for suffix, threads in variants:
@@ -170,9 +172,11 @@ def deep_section(config, progress) -> list[dict]:
                 step[suffix].append(step_gemm_seconds(architecture, config.batch_size, dtype))
             progress.step(f"deep GEMM{suffix}")
         for name, _, threads, R in ours:
+            before = cpu_seconds()
             with blas_limit(threads):
                 result = train(X, 1.0, epochs=config.epochs, batch_size=config.batch_size, realizations=R,
                                seed=repeat, dtype=dtype, architecture=architecture, threads=threads)
+            busy[name].append((cpu_seconds() - before) / result.seconds)
             seconds[name].append(result.seconds / config.epochs)
             throughput[name].append(result.examples_per_second)
             progress.step(f"deep ours {name}")
@@ -205,7 +209,8 @@ def deep_section(config, progress) -> list[dict]:
             examples_per_second_max=max(mine),
             **compare(mine, {fw: anchor_eps.get((fw, suffix), []) for fw in FRAMEWORKS}),
             fraction_of_sgemm_peak=_peak_fraction(mine, gemm[suffix], flops),
-            fraction_of_step_gemms=median([e * t / config.batch_size for e, t in zip(mine, step[suffix])])))
+            fraction_of_step_gemms=median([e * t / config.batch_size for e, t in zip(mine, step[suffix])]),
+            cpu_seconds_per_second=median(busy[name])))
     for framework in FRAMEWORKS:
         for suffix, threads in variants:
             runs = peer.get((framework, suffix), [])
@@ -280,7 +285,8 @@ def sweep_section(config, progress) -> list[dict]:
     with blas_limit(1):
         scored = train(eval_dataset, 1.0, epochs=1, realizations=[0], batch_size=min(config.batch_size,
                        config.eval_rows), architecture=architecture, threads=1).model
-    gemm, ours, training_only, walls, evaluation = [], [], [], {short: [], long: []}, []
+    gemm, ours, training_only, busy, evaluation = [], [], [], [], []
+    walls, cpu = {short: [], long: []}, {short: [], long: []}
     peer = {(framework, how): [] for framework in anchors for how in WAYS}
     shares = [tasks // workers + (i < tasks % workers) for i in range(workers)]
     with tempfile.TemporaryDirectory(prefix="betavae-bench-sweep-") as tmp:
@@ -291,11 +297,14 @@ def sweep_section(config, progress) -> list[dict]:
                 gemm.append(gemm_gflops(np.float32))
             stores = {epochs: Path(tmp) / f"repeat{repeat}-epochs{epochs}.db" for epochs in (short, long)}
             for epochs, store in stores.items():
+                before = cpu_seconds(children=True)
                 walls[epochs].append(timed(simulate, sweep_settings(config, epochs), [1.0], tasks, store,
                                            workers=workers, progress=False, dataset=dataset)[0])
+                cpu[epochs].append(cpu_seconds(children=True) - before)  # the workers, ended by simulate
                 progress.step(f"sweep ours {epochs} epochs")
             extra = walls[long][-1] - walls[short][-1]
             ours.append(tasks * n * (long - short) / extra if extra > 0 else None)
+            busy.append((cpu[long][-1] - cpu[short][-1]) / extra if extra > 0 else None)
             train_seconds = sum(row["train_seconds"] for row in read_rows(stores[long])[1])
             training_only.append(tasks * n * long / (train_seconds / workers))
             for framework in anchors:
@@ -320,6 +329,8 @@ def sweep_section(config, progress) -> list[dict]:
     best, best_way = {}, {}
     for framework in FRAMEWORKS:
         by_way = {how: [r["examples"] / r["seconds"] for r in peer.get((framework, how), [])] for how in WAYS}
+        busy_way = {how: [sum(p["cpu_seconds"] for p in r.get("processes", [r])) / r["seconds"]
+                          for r in peer.get((framework, how), [])] for how in WAYS}
         for how in WAYS:
             runs = peer.get((framework, how), [])
             layout = ({"processes": workers, "threads_per_process": 1} if how == "processes" else
@@ -329,7 +340,7 @@ def sweep_section(config, progress) -> list[dict]:
                                                 "epochs_timed": long - short, "process": "fresh, its own",
                                                 "version": runs[0]["version"] if runs else None},
                 by_way[how], unit="examples/s", note=left_out.get(framework),
-                examples_per_second=median(by_way[how]),
+                examples_per_second=median(by_way[how]), cpu_seconds_per_second=median(busy_way[how]),
                 fraction_of_sgemm_peak=_peak_fraction(by_way[how], gemm, flops) if runs else None))
         if framework in anchors:
             best_way[framework] = max(WAYS, key=lambda how: median(by_way[how]))
@@ -343,7 +354,8 @@ def sweep_section(config, progress) -> list[dict]:
                               "timing": "epochs differenced, wall clock"},
         measured, unit="examples/s", note=note, examples_per_second=median(measured),
         training_only_examples_per_second=median(training_only),
-        wall_seconds={str(e): median(w) for e, w in walls.items()}, **compare(ours, best),
+        wall_seconds={str(e): median(w) for e, w in walls.items()},
+        cpu_seconds_per_second=median([b for b in busy if b is not None]), **compare(ours, best),
         best_way=best_way, fraction_of_sgemm_peak=_peak_fraction(ours, gemm, flops)))
     per_worker = median(measured) / workers if measured else None
     task_examples = preset["n"] * preset["epochs"]
