@@ -160,7 +160,7 @@ class BenchConfig:
         if self.batch_size > self.n or max(self.scale_batch_sizes) > self.n:
             raise BadInput(f"--batch-size: {max(self.batch_size, *self.scale_batch_sizes)} exceeds the "
                            f"{self.n} examples of an epoch; use a smaller batch")
-        if self.batch_size > self.sweep_n:
+        if "sweep" in self.sections and self.batch_size > self.sweep_n:
             raise BadInput(f"--batch-size: {self.batch_size} exceeds the {self.sweep_n} examples of a sweep task")
         if self.N < 2:
             raise BadInput(f"--N: {self.N} must be at least 2 (k = 2 latent units)")

@@ -326,25 +326,9 @@ def sweep_section(config, progress) -> list[dict]:
                "architecture": architecture.to_dict(), "dense_flops_per_example": flops, "optimizer": "Adam"}
     records = [measurement("sweep", "sgemm", {"n": 1024, "dtype": "float32", "calls": 10, "threads": workers},
                            gemm, unit="GFLOP/s")]
-    best, best_way = {}, {}
-    for framework in FRAMEWORKS:
-        by_way = {how: [r["examples"] / r["seconds"] for r in peer.get((framework, how), [])] for how in WAYS}
-        busy_way = {how: [sum(p["cpu_seconds"] for p in r.get("processes", [r])) / r["seconds"]
-                          for r in peer.get((framework, how), [])] for how in WAYS}
-        for how in WAYS:
-            runs = peer.get((framework, how), [])
-            layout = ({"processes": workers, "threads_per_process": 1} if how == "processes" else
-                      {"processes": 1, "threads_per_process": anchor_threads(framework, workers)})
-            records.append(measurement(
-                "sweep", f"{framework}_{how}", {**setting, **layout, "framework": framework,
-                                                "epochs_timed": long - short, "process": "fresh, its own",
-                                                "version": runs[0]["version"] if runs else None},
-                by_way[how], unit="examples/s", note=left_out.get(framework),
-                examples_per_second=median(by_way[how]), cpu_seconds_per_second=median(busy_way[how]),
-                fraction_of_sgemm_peak=_peak_fraction(by_way[how], gemm, flops) if runs else None))
-        if framework in anchors:
-            best_way[framework] = max(WAYS, key=lambda how: median(by_way[how]))
-            best[framework] = by_way[best_way[framework]]
+    anchor_records, best, best_way = _sweep_anchor_records(peer, anchors, left_out, setting, gemm, flops,
+                                                           workers, long - short)
+    records += anchor_records
     measured = [e for e in ours if e is not None]
     skipped = len(ours) - len(measured)
     note = "; ".join(filter(None, [_notes(left_out), f"{skipped} repeat(s) left out: the longer run was not slower"
@@ -357,19 +341,57 @@ def sweep_section(config, progress) -> list[dict]:
         wall_seconds={str(e): median(w) for e, w in walls.items()},
         cpu_seconds_per_second=median([b for b in busy if b is not None]), **compare(ours, best),
         best_way=best_way, fraction_of_sgemm_peak=_peak_fraction(ours, gemm, flops)))
-    per_worker = median(measured) / workers if measured else None
+    records.append(_evaluation_record(evaluation, config, median(measured) / workers if measured else None))
+    return records
+
+
+def _sweep_anchor_records(peer, anchors, left_out, setting, gemm, flops, workers, epochs):
+    """The records of each anchor's two ways (``{fw}_processes``, ``{fw}_threads``); each anchor's best way.
+
+    Returns ``(records, best, best_way)``: ``best[fw]`` the per-repeat
+    throughputs of the way with the higher median, ``best_way[fw]`` its name.
+    """
+    records, best, best_way = [], {}, {}
+    for framework in FRAMEWORKS:
+        by_way = {how: [r["examples"] / r["seconds"] for r in peer.get((framework, how), [])] for how in WAYS}
+        busy_way = {how: [sum(p["cpu_seconds"] for p in r.get("processes", [r])) / r["seconds"]
+                          for r in peer.get((framework, how), [])] for how in WAYS}
+        for how in WAYS:
+            runs = peer.get((framework, how), [])
+            layout = ({"processes": workers, "threads_per_process": 1} if how == "processes" else
+                      {"processes": 1, "threads_per_process": anchor_threads(framework, workers)})
+            records.append(measurement(
+                "sweep", f"{framework}_{how}", {**setting, **layout, "framework": framework, "epochs_timed": epochs,
+                                                "process": "fresh, its own",
+                                                "version": runs[0]["version"] if runs else None},
+                by_way[how], unit="examples/s", note=left_out.get(framework),
+                examples_per_second=median(by_way[how]), cpu_seconds_per_second=median(busy_way[how]),
+                fraction_of_sgemm_peak=_peak_fraction(by_way[how], gemm, flops) if runs else None))
+        if framework in anchors:
+            best_way[framework] = max(WAYS, key=lambda how: median(by_way[how]))
+            best[framework] = by_way[best_way[framework]]
+    return records, best, best_way
+
+
+def _evaluation_record(evaluation: list[float], config, per_worker: float | None) -> dict:
+    """Scoring cost per 1,000 examples against the training time of one task of ``config.task_preset``.
+
+    ``per_worker``: our sweep throughput per worker (examples per second), None when not measured.
+    """
+    from betavae_sym.experiments.tasks import PRESETS
+
+    preset = PRESETS[config.task_preset]
     task_examples = preset["n"] * preset["epochs"]
     task_seconds = task_examples / per_worker if per_worker else None
     per_1000 = median(evaluation)
-    records.append(measurement(
+    return measurement(
         "sweep", "evaluation", {"function": "betavae_sym.experiments.metrics.evaluate", "rows": config.eval_rows,
                                 "samples": preset["samples"], "iwae_samples": preset["iwae_samples"],
                                 "task_preset": config.task_preset, "blas_threads": 1},
         evaluation, unit="s per 1000 examples", task_examples=task_examples, task_training_seconds=task_seconds,
         scored_rows_per_task=preset["n"],
         fraction_of_task_training=per_1000 * preset["n"] / 1000 / task_seconds if task_seconds else None,
-        rows_within_20_percent=0.2 * task_seconds / per_1000 * 1000 if task_seconds else None))
-    return records
+        rows_within_20_percent=0.2 * task_seconds / per_1000 * 1000 if task_seconds else None)
 
 
 def _evaluate(model, dataset, preset: dict, repeat: int) -> dict:
