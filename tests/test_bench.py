@@ -203,6 +203,15 @@ def test_analytic_command_line_record_differences_two_fresh_runs():
     assert 0 <= record["max_closed_form_gap"] < 1e-9  # read from the sweep's own JSON
 
 
+def test_deep_benchmark_from_python_gives_the_deep_records_by_name():
+    from betavae_sym.deep.bench import benchmark
+
+    records = benchmark(realizations=2, repeats=1, epochs=1, n=100, N=32, batch_size=50, blas_threads=1,
+                        torch=False, jax=False)
+    assert {"sgemm", "step_gemms", "train_R1", "train_stacked", "train_torch", "train_jax"} <= records.keys()
+    assert records["train_stacked"]["config"]["realizations"] == 2 and records["train_R1"]["examples_per_second"] > 0
+
+
 def test_anchors_flag_needs_smoke(capsys):
     assert main(["bench", "--anchors", "--only", "deep", "--no-progress"]) == 2
     assert "--anchors" in capsys.readouterr().err

@@ -309,7 +309,8 @@ def train_peer(spec: dict) -> dict:
     ``barrier`` (bool). Result: ``examples`` (networks x epochs x n), ``seconds``
     (the training loops), ``start``/``end``, ``cpu_seconds`` (user + system of
     the process during the timed part), ``warmup_seconds``, ``final_loss``,
-    ``version``, ``optimizer``, ``threads``.
+    ``version``, ``optimizer``, ``threads`` (asked for; None: the default) and
+    ``threads_used`` (PyTorch's ``torch.get_num_threads()``; None for JAX, which does not say).
     """
     framework = spec["framework"]
     if framework not in FRAMEWORKS:

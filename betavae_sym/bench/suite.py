@@ -157,9 +157,10 @@ class BenchConfig:
             raise BadInput(f"lambdify size: k = {self.lambdify_size[1]} exceeds N = {self.lambdify_size[0]}")
         if max(self.scale_analytic_k) > self.scale_analytic_k_N:
             raise BadInput(f"scale: k = {max(self.scale_analytic_k)} exceeds N = {self.scale_analytic_k_N}")
-        if self.batch_size > self.n or max(self.scale_batch_sizes) > self.n:
-            raise BadInput(f"--batch-size: {max(self.batch_size, *self.scale_batch_sizes)} exceeds the "
-                           f"{self.n} examples of an epoch; use a smaller batch")
+        batches = (self.batch_size, *self.scale_batch_sizes) if "scale" in self.sections else (self.batch_size,)
+        if max(batches) > self.n:
+            raise BadInput(f"--batch-size: {max(batches)} exceeds the {self.n} examples of an epoch; "
+                           "use a smaller batch")
         if "sweep" in self.sections and self.batch_size > self.sweep_n:
             raise BadInput(f"--batch-size: {self.batch_size} exceeds the {self.sweep_n} examples of a sweep task")
         if self.N < 2:
