@@ -182,6 +182,46 @@ def test_deep_without_the_anchors_reports_null_with_a_note(monkeypatch):
     assert records["train_torch"]["runs"] == 0 and records["train_jax"]["runs"] == 0
 
 
+def test_an_anchor_that_fails_leaves_a_note_and_the_run_goes_on(monkeypatch):
+    from betavae_sym.bench import training
+    from betavae_sym.errors import CheckFailed
+
+    def crash(spec):
+        raise CheckFailed("bench: the PyTorch anchor failed in its own process (exit -6): abort")
+
+    monkeypatch.setattr(training, "installed", lambda framework: True)
+    monkeypatch.setattr(training, "run_peer", crash)
+    config = BenchConfig.smoke_config(n=100, sections=("deep",), torch=True, jax=False)
+    records = {m["name"]: m for m in deep_section(config, Silent())}
+    assert records["train_torch"]["runs"] == 0 and "failed in 1 of 1 repeat(s)" in records["train_torch"]["note"]
+    assert "exit -6" in records["train_torch"]["note"]
+    assert records["train_R1"]["runs"] == 1 and records["train_R1"]["ratio_vs_torch"] is None
+
+
+def test_sweep_takes_the_way_that_ran_when_the_other_fails(monkeypatch):
+    from betavae_sym.bench import training
+    from betavae_sym.bench.training import sweep_section
+    from betavae_sym.errors import CheckFailed
+
+    def crash(specs):
+        raise CheckFailed("bench: the PyTorch anchor failed in its own process (exit 1): boom")
+
+    def planted(spec):  # 5,000 examples per second, one core busy
+        return {"examples": 5000, "seconds": 1.0, "cpu_seconds": 1.0, "version": "planted"}
+
+    monkeypatch.setattr(training, "installed", lambda framework: True)
+    monkeypatch.setattr(training, "run_side_by_side", crash)
+    monkeypatch.setattr(training, "run_peer", planted)
+    config = BenchConfig.smoke_config(sections=("sweep",), torch=True, jax=False)
+    records = {m["name"]: m for m in sweep_section(config, Silent())}
+    assert records["torch_processes"]["runs"] == 0 and "boom" in records["torch_processes"]["note"]
+    assert records["torch_threads"]["median"] == 5000.0 and records["torch_threads"]["config"]["version"] == "planted"
+    simulate = records["simulate"]
+    assert simulate["best_way"] == {"torch": "threads"} and simulate["torch_examples_per_second"] == 5000.0
+    if simulate["runs"]:  # the differenced timing of a tiny smoke sweep can come out empty (then noted)
+        assert simulate["ratio_vs_torch"] == pytest.approx(simulate["median"] / 5000.0)
+
+
 def test_compare_takes_medians_of_per_repeat_ratios_and_the_faster_anchor():
     # ours 2, 4, 6 against torch 1, 1, 3: ratios 2, 4, 2 -> 2 (the ratio of the medians would be 4);
     # jax 5, 5, 5 has the higher median, so it is the best anchor: ratios 0.4, 0.8, 1.2 -> 0.8

@@ -27,6 +27,7 @@ import numpy as np
 from betavae_sym.bench.anchors import FRAMEWORKS, installed, missing_note, peer_spec, run_peer, run_side_by_side
 from betavae_sym.bench.records import (blas_limit, blas_threads, cpu_seconds, gemm_gflops, measurement, median, ratios,
                                        timed)
+from betavae_sym.errors import CheckFailed
 
 #: The dataset of the sweep section (N = 1600, the paper's network).
 SWEEP_DATASET = "mixed-digits"
@@ -116,6 +117,32 @@ def _notes(left_out: dict[str, str]) -> str | None:
     return "; ".join(left_out.values()) or None
 
 
+def _anchor_run(failures: list, function, *args) -> dict | None:
+    """``function(*args)`` (an anchor's process or processes), or None when it failed; the failure kept.
+
+    An anchor that fails is the anchor's problem, not a reason to lose the
+    run: that repeat has no figure for it, and the record's note says why.
+    """
+    try:
+        return function(*args)
+    except CheckFailed as exc:
+        failures.append(str(exc))
+        return None
+
+
+def _throughputs(runs: list) -> list:
+    """Examples per second of each repeat's anchor run (None where it failed)."""
+    return [r["examples"] / r["seconds"] if r else None for r in runs]
+
+
+def _failure_note(note: str | None, failures: list, repeats: int) -> str | None:
+    """The record's note with the anchor's failures, if any, added."""
+    if not failures:
+        return note
+    failed = f"failed in {len(failures)} of {repeats} repeat(s), last: {failures[-1]}"
+    return f"{note}; {failed}" if note else failed
+
+
 # ---------------------------------------------------------------- deep: one network, one process
 
 
@@ -165,6 +192,7 @@ def deep_section(config, progress) -> list[dict]:
     throughput = {name: [] for name, *_ in ours}
     busy = {name: [] for name, *_ in ours}
     peer = {(framework, suffix): [] for framework in anchors for suffix, _ in variants}
+    failures = {key: [] for key in peer}
     for repeat in range(config.repeats):
         for suffix, threads in variants:
             with blas_limit(threads):
@@ -182,7 +210,7 @@ def deep_section(config, progress) -> list[dict]:
             progress.step(f"deep ours {name}")
         for framework in anchors:
             for suffix, threads in variants:
-                peer[framework, suffix].append(run_peer(peer_spec(
+                peer[framework, suffix].append(_anchor_run(failures[framework, suffix], run_peer, peer_spec(
                     framework, architecture, n=config.n, batch_size=config.batch_size, epochs=config.epochs,
                     threads=anchor_threads(framework, threads), seed=repeat)))
                 progress.step(f"deep {framework}{suffix}")
@@ -200,7 +228,7 @@ def deep_section(config, progress) -> list[dict]:
                                                                     "threads": threads, "blas_threads": used},
                                    step[suffix], unit="s/step",
                                    examples_per_second=config.batch_size / median(step[suffix])))
-    anchor_eps = {key: [r["examples"] / r["seconds"] for r in runs] for key, runs in peer.items()}
+    anchor_eps = {key: _throughputs(runs) for key, runs in peer.items()}
     for name, suffix, threads, R in ours:
         mine = throughput[name]
         records.append(measurement(
@@ -213,16 +241,21 @@ def deep_section(config, progress) -> list[dict]:
             cpu_seconds_per_second=median(busy[name])))
     for framework in FRAMEWORKS:
         for suffix, threads in variants:
-            runs = peer.get((framework, suffix), [])
-            records.append(_anchor_record("deep", f"train_{framework}{suffix}", framework, runs,
-                                          {**base, "realizations": 1, "threads": anchor_threads(framework, threads)},
-                                          gemm[suffix], flops, left_out.get(framework)))
+            records.append(_anchor_record(
+                "deep", f"train_{framework}{suffix}", framework, peer.get((framework, suffix), []),
+                {**base, "realizations": 1, "threads": anchor_threads(framework, threads)}, gemm[suffix], flops,
+                _failure_note(left_out.get(framework), failures.get((framework, suffix), []), config.repeats)))
     return records
 
 
 def _anchor_record(section, name, framework, runs, config, gflops, flops, note) -> dict:
-    """The record of one anchor configuration: seconds per epoch, examples per second, what ran."""
-    eps = [r["examples"] / r["seconds"] for r in runs]
+    """The record of one anchor configuration: seconds per epoch, examples per second, what ran.
+
+    ``runs``: one result per repeat, None where the anchor failed (``gflops`` is per repeat too).
+    """
+    eps_by_repeat = _throughputs(runs)
+    runs = [r for r in runs if r]
+    eps = [e for e in eps_by_repeat if e is not None]
     first = runs[0] if runs else {}
     config = {**config, "framework": framework, "process": "fresh, its own", "version": first.get("version"),
               "optimizer": first.get("optimizer"), "warmup": "one network, one epoch, not timed"}
@@ -230,7 +263,7 @@ def _anchor_record(section, name, framework, runs, config, gflops, flops, note) 
     return measurement(section, name, config, per_epoch, unit="s/epoch", note=note, examples_per_second=median(eps),
                        examples_per_second_min=min(eps) if eps else None,
                        examples_per_second_max=max(eps) if eps else None,
-                       fraction_of_sgemm_peak=_peak_fraction(eps, gflops, flops) if eps else None,
+                       fraction_of_sgemm_peak=_peak_fraction(eps_by_repeat, gflops, flops) if eps else None,
                        cpu_seconds_per_second=median([r["cpu_seconds"] / r["seconds"] for r in runs]))
 
 
@@ -288,6 +321,7 @@ def sweep_section(config, progress) -> list[dict]:
     gemm, ours, training_only, busy, evaluation = [], [], [], [], []
     walls, cpu = {short: [], long: []}, {short: [], long: []}
     peer = {(framework, how): [] for framework in anchors for how in WAYS}
+    failures = {key: [] for key in peer}
     shares = [tasks // workers + (i < tasks % workers) for i in range(workers)]
     with tempfile.TemporaryDirectory(prefix="betavae-bench-sweep-") as tmp:
         data = os.path.join(tmp, "X.npy")
@@ -311,9 +345,10 @@ def sweep_section(config, progress) -> list[dict]:
                 specs = [peer_spec(framework, architecture, n=n, batch_size=config.batch_size, epochs=long - short,
                                    networks=share, threads=1, data=data, seed=100 * repeat + i)
                          for i, share in enumerate(shares) if share]
-                peer[framework, "processes"].append(run_side_by_side(specs))
+                peer[framework, "processes"].append(_anchor_run(failures[framework, "processes"], run_side_by_side,
+                                                                specs))
                 progress.step(f"sweep {framework} processes")
-                peer[framework, "threads"].append(run_peer(peer_spec(
+                peer[framework, "threads"].append(_anchor_run(failures[framework, "threads"], run_peer, peer_spec(
                     framework, architecture, n=n, batch_size=config.batch_size, epochs=long - short, networks=tasks,
                     threads=anchor_threads(framework, workers), data=data, seed=100 * repeat)))
                 progress.step(f"sweep {framework} threads")
@@ -326,8 +361,10 @@ def sweep_section(config, progress) -> list[dict]:
                "architecture": architecture.to_dict(), "dense_flops_per_example": flops, "optimizer": "Adam"}
     records = [measurement("sweep", "sgemm", {"n": 1024, "dtype": "float32", "calls": 10, "threads": workers},
                            gemm, unit="GFLOP/s")]
-    anchor_records, best, best_way = _sweep_anchor_records(peer, anchors, left_out, setting, gemm, flops,
-                                                           workers, long - short)
+    notes = {key: _failure_note(left_out.get(key[0]), failures.get(key, []), config.repeats)
+             for key in [(fw, how) for fw in FRAMEWORKS for how in WAYS]}
+    anchor_records, best, best_way = _sweep_anchor_records(peer, anchors, notes, setting, gemm, flops, workers,
+                                                           long - short)
     records += anchor_records
     measured = [e for e in ours if e is not None]
     skipped = len(ours) - len(measured)
@@ -345,30 +382,33 @@ def sweep_section(config, progress) -> list[dict]:
     return records
 
 
-def _sweep_anchor_records(peer, anchors, left_out, setting, gemm, flops, workers, epochs):
+def _sweep_anchor_records(peer, anchors, notes, setting, gemm, flops, workers, epochs):
     """The records of each anchor's two ways (``{fw}_processes``, ``{fw}_threads``); each anchor's best way.
 
+    ``peer[fw, how]``: one result per repeat (None where it failed); ``notes[fw, how]``: the record's note.
     Returns ``(records, best, best_way)``: ``best[fw]`` the per-repeat
     throughputs of the way with the higher median, ``best_way[fw]`` its name.
     """
     records, best, best_way = [], {}, {}
     for framework in FRAMEWORKS:
-        by_way = {how: [r["examples"] / r["seconds"] for r in peer.get((framework, how), [])] for how in WAYS}
+        by_way = {how: _throughputs(peer.get((framework, how), [])) for how in WAYS}
         busy_way = {how: [sum(p["cpu_seconds"] for p in r.get("processes", [r])) / r["seconds"]
-                          for r in peer.get((framework, how), [])] for how in WAYS}
+                          for r in peer.get((framework, how), []) if r] for how in WAYS}
         for how in WAYS:
-            runs = peer.get((framework, how), [])
+            runs = [r for r in peer.get((framework, how), []) if r]
+            measured = [e for e in by_way[how] if e is not None]
             layout = ({"processes": workers, "threads_per_process": 1} if how == "processes" else
                       {"processes": 1, "threads_per_process": anchor_threads(framework, workers)})
             records.append(measurement(
                 "sweep", f"{framework}_{how}", {**setting, **layout, "framework": framework, "epochs_timed": epochs,
                                                 "process": "fresh, its own",
                                                 "version": runs[0]["version"] if runs else None},
-                by_way[how], unit="examples/s", note=left_out.get(framework),
-                examples_per_second=median(by_way[how]), cpu_seconds_per_second=median(busy_way[how]),
+                measured, unit="examples/s", note=notes[framework, how], examples_per_second=median(measured),
+                cpu_seconds_per_second=median(busy_way[how]),
                 fraction_of_sgemm_peak=_peak_fraction(by_way[how], gemm, flops) if runs else None))
-        if framework in anchors:
-            best_way[framework] = max(WAYS, key=lambda how: median(by_way[how]))
+        medians = {how: median([e for e in by_way[how] if e is not None]) for how in WAYS}
+        if framework in anchors and any(value is not None for value in medians.values()):
+            best_way[framework] = max(WAYS, key=lambda how: medians[how] or 0.0)
             best[framework] = by_way[best_way[framework]]
     return records, best, best_way
 
