@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 from betavae_sym.errors import BadInput
 
@@ -67,3 +68,50 @@ def choice(value, name: str, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise BadInput(f"unknown {name} {value!r}; choose one of {', '.join(choices)}", parameter=name)
     return value
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``; else free pages; None if unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def readable_bytes(nbytes: float) -> str:
+    """``1.5e9`` -> ``'1.5 GB'`` (powers of 1000).
+
+    >>> readable_bytes(16.4e6)
+    '16.4 MB'
+    """
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if nbytes < 1000:
+            return f"{nbytes:.3g} {unit}"
+        if unit == "PB":
+            return f"{nbytes:,.0f} {unit}"
+        nbytes /= 1000
+    raise AssertionError("unreachable")
+
+
+def memory(nbytes: float, name: str, value, *, what: str = "") -> None:
+    """Refuse ``value`` of parameter ``name`` when its estimated ``nbytes`` exceed the memory available.
+
+    Call it before allocating, with an estimate of what the allocation needs;
+    ``what`` says for what (e.g. ``" for the model"``).
+
+    >>> memory(1e21, "n", 10**12, what=" for the dataset")
+    Traceback (most recent call last):
+    ...
+    betavae_sym.errors.BadInput: n: 1000000000000 would need about 1,000,000 PB of memory for the dataset, ...
+    """
+    available = available_memory()
+    if available is not None and nbytes > available:
+        raise BadInput(f"{value!r} would need about {readable_bytes(nbytes)} of memory{what}, more than the "
+                       f"{readable_bytes(available)} available; use a smaller value", parameter=name)
