@@ -37,8 +37,20 @@ def register(subparsers) -> None:
     analytic.set_defaults(handler=analytic_handler)
 
 
+#: Largest condition number ``1 + sigma_max(A)^2`` of ``Sigma_x = A A^T + I`` accepted for a mixing file:
+#: float64 keeps about 16 digits, and past 1e12 fewer than 4 are left for the noise directions; the solver
+#: then fails (measured: the paper's 6 x 2 matrix times 1e4 to 1e8 does not converge, times 1e12 or more
+#: makes a singular Hessian).
+MAX_CONDITION = 1e12
+
+#: Largest beta accepted: the numeric optimum's rounding error grows like beta x 1.5e-17 nats (the
+#: ``closed_form_gap`` of the paper's 4 x 2 matrix: 1.5e-7 at beta = 1e10, 1.5e-2 at 1e15, overflow near 1e300).
+BETA_LIMIT = 1e12
+
+
 def load_mixing(spec: str, N: int, k: int):
     """(A, name): the paper's mixing matrix or A read from .npy (no pickles) or .csv; BadInput on bad input."""
+    import warnings
     from pathlib import Path
 
     import numpy as np
@@ -49,31 +61,83 @@ def load_mixing(spec: str, N: int, k: int):
     if spec == "paper":
         if N < 1 or k < 1 or k > N:
             raise BadInput(f"--N/--k: need 1 <= k <= N, got N = {N}, k = {k}")
+        _check_memory(N, k)
         return 0.5 * (np.ones((N, k)) + np.eye(N, k)), "paper"
     path = Path(spec)
     if path.suffix not in (".npy", ".csv"):
         raise BadInput(f"--mixing: '{spec}' is neither 'paper' nor a .npy or .csv file")
+    if path.is_dir():
+        raise BadInput(f"--mixing: '{spec}' is a folder; give a .npy or .csv file")
     if not path.is_file():
         raise BadInput(f"--mixing: file '{spec}' does not exist")
     try:
-        if path.suffix == ".npy":
-            A = np.load(path, allow_pickle=False)
-        else:
-            A = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadInput(f"--mixing: cannot read '{spec}' as a numeric matrix ({str(exc).splitlines()[0][:120]})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # loadtxt warns, then returns nothing, on an empty file
+            if path.suffix == ".npy":
+                A = np.load(path, allow_pickle=False)
+            else:
+                A = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    except (OSError, ValueError, EOFError, UserWarning, MemoryError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise BadInput(f"--mixing: cannot read '{spec}' as a numeric matrix ({reason})") from None
     if not np.issubdtype(np.asarray(A).dtype, np.number) or np.iscomplexobj(A):
         raise BadInput(f"--mixing: '{spec}' does not hold real numbers")
-    return check_mixing(A, f"--mixing '{spec}'"), path.name
+    A = check_mixing(A, f"--mixing '{spec}'")
+    largest = np.max(np.abs(A)) * np.linalg.norm(A / np.max(np.abs(A)), 2)  # sigma_max(A), scaled: no overflow
+    if largest > (MAX_CONDITION - 1.0) ** 0.5:
+        raise BadInput(f"--mixing: '{spec}' has largest singular value {largest:.3g}, so Sigma_x = A A^T + I has "
+                       f"condition number above {MAX_CONDITION:.0e}: float64 cannot resolve its noise directions; "
+                       f"rescale A")
+    _check_memory(*A.shape, source=spec)
+    return A, path.name
 
 
-def _prepare_output(option: str, target: str | None) -> None:
+def _check_memory(N: int, k: int, *, source: str | None = None) -> None:
+    """Refuse an N x k problem whose solver would not fit in memory (BadInput naming ``--mixing`` when the
+    matrix comes from the file ``source``, else ``--N`` or ``--k``, whichever the estimate grows with most).
+
+    Estimate, measured with peak RSS: about 40 bytes per row of A for each column of A and of the reduced
+    basis Q (N x n, n = min(N, 4k + 1)), and 1.1 kB per squared parameter (the batched complex-step
+    Hessians, p = 3kn + 2k + n parameters).
+    """
+    from betavae_sym.validate import memory
+
+    capped_N, capped_k = min(N, 10**20), min(k, 10**20)  # keeps the estimate a finite float
+    n = min(capped_N, 4 * capped_k + 1)
+    p = 3 * capped_k * n + 2 * capped_k + n
+    rows, hessians = 40.0 * capped_N * (capped_k + n), 1100.0 * p * p
+    if source is not None:
+        parameter, value = "mixing", source
+    else:
+        parameter, value = ("N", N) if rows > hessians else ("k", k)
+    memory(rows + hessians, parameter, value, what=f" for an N = {N}, k = {k} problem")
+
+
+def _outputs(args: argparse.Namespace) -> dict:
+    """``{path: parameter}`` of every file the command would write (``--plot`` writes its PNG and SVG);
+    BadInput, before anything is computed, unless each can be written and they are distinct."""
     from pathlib import Path
 
-    from betavae_sym.fileio import ensure_writable_dir
+    from betavae_sym.errors import BadInput
+    from betavae_sym.fileio import check_writable_target
 
-    if target not in (None, "-"):
-        ensure_writable_dir(Path(target).parent, option)
+    if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):
+        raise BadInput(f"--plot: '{args.plot}' must end in .png or .svg")
+    targets = [(args.json, "json"), (args.csv, "csv")]
+    if args.plot is not None:
+        targets += [(str(Path(args.plot).with_suffix(suffix)), "plot") for suffix in (".png", ".svg")]
+    outputs = {}
+    for target, parameter in targets:
+        if target in (None, "-"):
+            continue
+        path = Path(target)
+        if path.resolve() in {p.resolve() for p in outputs}:
+            other = next(p for q, p in outputs.items() if q.resolve() == path.resolve())
+            raise BadInput(f"'{target}' is also where --{other} writes; give each output its own file",
+                           parameter=parameter)
+        check_writable_target(path, parameter)
+        outputs[path] = parameter
+    return outputs
 
 
 def _csv_text(result) -> str:
@@ -107,25 +171,30 @@ def analytic_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.argtypes import parse_betas
     from betavae_sym.errors import BadInput, CheckFailed
-    from betavae_sym.fileio import atomic_write_text
+    from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
     from betavae_sym.linear.problem import check_positive, make_problem
+    from betavae_sym.validate import count, memory
 
     betas = parse_betas(args.betas, allow_zero=False)
+    if betas[-1] > BETA_LIMIT:
+        raise BadInput(f"{betas[-1]:g} is above {BETA_LIMIT:g}, where the solver's rounding error (about beta x "
+                       f"1.5e-17 nats) makes the numbers unreliable; use betas <= {BETA_LIMIT:g}", parameter="betas")
+    memory(2000.0 * len(betas), "betas", args.betas, what=" for the sweep's records (about 2 kB per beta)")
+    seed = count(args.seed, "seed", minimum=0)
     A, name = load_mixing(args.mixing, args.N, args.k)
     sigma_y2 = check_positive(args.sigma_y2, "--sigma-y2")
-    if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):
-        raise BadInput(f"--plot: '{args.plot}' must end in .png or .svg")
-    for option, target in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)):
-        _prepare_output(option, target)
+    outputs = _outputs(args)
 
     from betavae_sym.linear.sweep import sweep_problem
 
-    problem = make_problem(A, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=args.seed)
+    problem = make_problem(A, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=seed)
     warnings = []
-    result = sweep_problem(problem, betas, seed=args.seed, progress=not args.no_progress, mixing=name,
+    result = sweep_problem(problem, betas, seed=seed, progress=not args.no_progress, mixing=name,
                            warn=warnings.append)
     for line in warnings:
         sys.stderr.write(f"betavae-sym analytic: warning: {line}\n")
+    for path in outputs:
+        ensure_writable_dir(path.parent if str(path.parent) else Path("."), f"--{outputs[path]}")
     if args.json is not None:
         text = json.dumps(result.to_dict(), indent=2) + "\n"
         if args.json == "-":
