@@ -50,8 +50,8 @@ def check_handler(args) -> int:
     import sys
     from pathlib import Path
 
-    from betavae_sym.errors import BadInput, CheckFailed
-    from betavae_sym.fileio import check_writable_target
+    from betavae_sym.errors import CheckFailed
+    from betavae_sym.fileio import check_writable_folder, check_writable_target
     from betavae_sym.paper_checks import Context, run_checks, select, table
 
     checks = select(args.only)
@@ -64,8 +64,7 @@ def check_handler(args) -> int:
         else:
             _write_json(args.json, listing)
         return 0
-    if Path(args.sweeps).exists() and not Path(args.sweeps).is_dir():
-        raise BadInput(f"'{args.sweeps}' is not a folder; give the folder of the sweep stores", parameter="sweeps")
+    check_writable_folder(Path(args.sweeps), "sweeps")  # where the deep sweeps would be stored
     context = Context(preset=args.preset, sweeps_dir=Path(args.sweeps), jobs=args.jobs, progress=not args.no_progress)
     results = run_checks(checks, context, progress=not args.no_progress)
     if args.json is not None:
