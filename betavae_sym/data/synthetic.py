@@ -249,7 +249,12 @@ class DatasetSpec(Spec):
 
 
 def build_dataset(spec: DatasetSpec) -> SyntheticDataset:
-    """The dataset that ``spec`` describes (BadInput when its digits or its MNIST folder do not exist)."""
+    """The dataset that ``spec`` describes (BadInput when its digits or its MNIST folder do not exist, or when
+    it would not fit in memory: about 44 bytes per pixel of each example at the peak, float64 images, their
+    sources and noise, standardized copies)."""
+    from betavae_sym.validate import memory
+
+    memory(44.0 * spec.n * CANVAS**2, "n", spec.n, what=" for the dataset")
     mnist = load_mnist(spec.mnist)
     common = dict(n=spec.n, sigma_eta=spec.sigma_eta, seed=spec.data_seed, standardize=spec.standardize, mnist=mnist)
     if spec.dataset == "mixed-digits":
