@@ -17,7 +17,7 @@ from pathlib import Path
 @dataclass
 class Document:
     """A flat list of blocks: ("h", level, text), ("p", text), ("table", headers, rows), ("code", text),
-    ("figure", path, caption)."""
+    ("figure", path, caption), ("math", latex, mathml, missing)."""
 
     title: str
     blocks: list = field(default_factory=list)
@@ -36,6 +36,10 @@ class Document:
 
     def figure(self, path: Path, caption: str):
         self.blocks.append(("figure", Path(path), caption))
+
+    def math(self, latex: str | None, mathml: str | None, missing: str):
+        """An equation: LaTeX (Markdown) and presentation MathML (HTML), or the text ``missing`` when absent."""
+        self.blocks.append(("math", latex, mathml, missing))
 
 
 def _md_cell(text: str) -> str:
@@ -59,6 +63,8 @@ def to_markdown(doc: Document, base: Path) -> str:
             lines.append("")
         elif kind == "code":
             lines += ["```", block[1], "```", ""]
+        elif kind == "math":
+            lines += (["$$", block[1], "$$", ""] if block[1] else [block[3], ""])
         elif kind == "figure":
             lines += [f"![{block[2]}]({_relative(block[1], base)})", "", f"_{block[2]}_", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -74,7 +80,7 @@ def _relative(path: Path, base: Path) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}
 table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
 th{background:#f3f3f3}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}
-figure{margin:1em 0}img{max-width:100%}figcaption{font-style:italic;color:#444}
+figure{margin:1em 0}img{max-width:100%}math[display=block]{margin:.6em 0;overflow-x:auto;overflow-y:hidden}figcaption{font-style:italic;color:#444}
 .verified{color:#176b17}.erratum{color:#8a5a00}.refuted{color:#b00020}.not-checkable{color:#555}.crashed{color:#fff;background:#b00020}
 .failed{color:#b00020;font-weight:bold}.ok{color:#176b17}"""
 
@@ -84,6 +90,15 @@ _STATUS_CLASSES = {"verified", "erratum", "refuted", "not-checkable", "crashed",
 def _html_cell(text: str) -> str:
     escaped = html.escape(text)
     return f'<span class="{text}">{escaped}</span>' if text in _STATUS_CLASSES else escaped
+
+
+def _html_math(latex: str | None, mathml: str | None, missing: str) -> str:
+    """MathML, which browsers render natively (no script, no network); LaTeX source where only that exists."""
+    if mathml:
+        return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">{mathml}</math>'
+    if latex:
+        return f'<pre class="latex" title="LaTeX source">{html.escape(latex)}</pre>'
+    return f"<p>{html.escape(missing)}</p>"
 
 
 def to_html(doc: Document) -> str:
@@ -104,6 +119,8 @@ def to_html(doc: Document) -> str:
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "code":
             parts.append(f"<pre>{html.escape(block[1])}</pre>")
+        elif kind == "math":
+            parts.append(_html_math(*block[1:]))
         elif kind == "figure":
             path, caption = block[1], block[2]
             if path.is_file():
@@ -159,9 +176,9 @@ def build_report(run) -> Document:
         doc.h(2, f"{r.id}: {r.location}")
         doc.p(r.claim)
         doc.p("Printed:")
-        doc.code(r.printed or "(not transcribed)")
+        doc.math(r.printed, r.printed_mathml, "(not transcribed)")
         doc.p("Corrected:")
-        doc.code(r.corrected or "(none)")
+        doc.math(r.corrected, r.corrected_mathml, "(none)")
         doc.p("Evidence: " + r.evidence)
 
     for status, heading in (("refuted", "Refuted claims, with the measured evidence"),

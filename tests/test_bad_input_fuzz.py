@@ -142,6 +142,8 @@ BAD = {
         "--N": text(NON_POSITIVE_INTEGERS | NON_INTEGERS | HUGE_INTEGERS | st.just(1)),  # k = 2 > N = 1
         "--k": text(NON_POSITIVE_INTEGERS | NON_INTEGERS | HUGE_INTEGERS | st.integers(5, 10**6)),  # N = 4
         "--betas": BETAS | st.sampled_from(["0", "0,1", "1e13", "1:1e300:3"]),
+        "--noise-var": POSITIVE | input_file(".npy") | input_file(".csv"),  # a number or a file of N variances
+        "--sigma-x": input_file(".npy") | input_file(".csv") | st.sampled_from(["Sigma.txt", "string.npy"]),
         "--sigma-y2": POSITIVE,
         "--seed": SEED,
         "--json": output_file(".json"),

@@ -13,10 +13,12 @@ def _analytic_result() -> SweepResult:
     betas = np.linspace(0.1, 4.0, 40)
     tie = 19.0 + 0.2 * (betas - 1.2) ** 2
     mie = 2.0 * (np.log(betas)) ** 2 / np.log(40.0) ** 2
-    records = [{"beta": b, "elbo": -184 - m, "tie": t, "mie": m, "recon": -181 - b, "kl": 5 / (1 + b)}
+    records = [{"beta": b, "elbo": -184 - m, "tie": t, "mie": m, "recon": -181 - b, "kl": 5 / (1 + b),
+                "tie_min": t, "tie_max": t, "optimum_unique": True}
                for b, t, m in zip(betas, tie, mie)]
     extrema = {"elbo_argmax": 1.0, "tie_argmin": 1.2, "mie_argmin": 1.0}
-    return SweepResult(N=128, k=2, mixing="paper", fixed_decoder=False, records=records, extrema=extrema, closed={})
+    return SweepResult(N=128, k=2, mixing="paper", data={"noise_var": 1.0, "sigma_x": None}, fixed_decoder=False,
+                       records=records, extrema=extrema, closed={})
 
 
 def _axis_of(figure, label):

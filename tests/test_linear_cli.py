@@ -14,9 +14,11 @@ def test_json_to_stdout_has_the_documented_schema(tmp_path, capsys):
                  "--plot", str(plot), "--csv", str(tmp_path / "r.csv"), "--no-progress"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert (document["N"], document["k"], document["mixing"]) == (16, 2, "paper")
-    assert set(document["extrema"]) == {"elbo_argmax", "tie_argmin", "mie_argmin"}
+    assert document["data"] == {"noise_var": 1.0, "sigma_x": None}
+    assert set(document["extrema"]) == {"elbo_argmax", "tie_argmin", "mie_argmin", "ambiguous"}
     assert set(document["records"][0]) == {"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood",
-                                           "objective", "converged", "max_grad", "closed_form_gap"}
+                                           "objective", "tie_min", "tie_max", "optimum_unique", "converged",
+                                           "max_grad", "closed_form_gap"}
     assert abs(document["extrema"]["elbo_argmax"] - 1) < 1e-6
     assert plot.exists() and plot.with_suffix(".svg").exists()
 
@@ -63,3 +65,39 @@ def test_csv_mixing_file_is_read(tmp_path, capsys):
                  "--no-progress"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert (document["N"], document["k"], document["mixing"]) == (5, 2, "A.csv")
+
+
+def test_a_general_covariance_given_as_noise_variances_or_as_sigma_x_gives_the_same_sweep(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((6, 2))
+    variances = rng.uniform(0.3, 2.0, 6)
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "psi.npy", variances)
+    np.savetxt(tmp_path / "Sigma.csv", A @ A.T + np.diag(variances), delimiter=",")
+    documents = []
+    for data in (["--noise-var", str(tmp_path / "psi.npy")], ["--sigma-x", str(tmp_path / "Sigma.csv")]):
+        assert main(["analytic", "--mixing", str(tmp_path / "A.npy"), *data, "--betas", "0.3,1,2.5", "--json", "-",
+                     "--no-progress"]) == 0
+        documents.append(json.loads(capsys.readouterr().out))
+    assert documents[0]["data"] == {"noise_var": "psi.npy", "sigma_x": None}
+    assert documents[1]["data"] == {"noise_var": None, "sigma_x": "Sigma.csv"}
+    for one, other in zip(*(d["records"] for d in documents)):
+        assert one["converged"] and one["closed_form_gap"] <= 1e-9
+        for name in ("elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective"):
+            assert abs(one[name] - other[name]) <= 1e-10 * max(1.0, abs(one[name])), name
+
+
+def test_bad_covariance_inputs_exit_2_naming_the_flag(tmp_path, capsys):
+    A = 0.5 * (np.ones((4, 2)) + np.eye(4, 2))
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "short.npy", np.ones(3))
+    np.save(tmp_path / "negative.npy", np.array([1.0, -1.0, 1.0, 1.0]))
+    np.save(tmp_path / "small.npy", np.eye(4))  # Sigma_x - A A^T is not positive definite
+    np.save(tmp_path / "wide.npy", np.ones((4, 2)))
+    for flag, value in (("--noise-var", "short.npy"), ("--noise-var", "negative.npy"), ("--noise-var", "nan"),
+                        ("--noise-var", "0"), ("--sigma-x", "small.npy"), ("--sigma-x", "wide.npy"),
+                        ("--sigma-x", "missing.npy")):
+        target = value if value in ("nan", "0") else str(tmp_path / value)
+        _bad(tmp_path, "--mixing", str(tmp_path / "A.npy"), flag, target, "--betas", "1")
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and flag in err[0], err

@@ -38,3 +38,23 @@ def test_collapsed_unit_has_the_prior_as_posterior():
     solution = closed_form(A, 2.0)  # 1.25 <= beta sigma_y2 = 2: unit 2 collapses
     assert np.allclose(solution.D[:, 1], 0) and np.allclose(solution.W_mu[1], 0) and abs(solution.b_sigma[1, 0]) < 1e-15
     assert np.isclose(np.linalg.norm(solution.D[:, 0]) ** 2, 10 - 2)
+
+
+def test_complement_increments_equal_the_derived_untouched_dimension_increments():
+    """The numeric reduction's increments (lambdified metrics at size (1, k), weights zero) against
+    :func:`isotropic_increment` (derived symbolically), and the TIE increment against lambda f^T P f / 2."""
+    from betavae_sym.linear.problem import complement_increments
+
+    s2, e2 = sp.Symbol("sigma_y^2", positive=True), sp.Symbol("sigma_eta^2", positive=True)
+    derived = cf.isotropic_increment()
+    P = np.array([[2.0, 0.3], [0.3, 1.5]])
+    numeric = complement_increments(np.full(7, 1.3), None, P, 0.7)
+    for name, expression in derived.items():
+        exact = 7 * float(expression.subs({s2: 0.7, e2: 1.3}))
+        assert abs(numeric[name] - exact) <= 1e-13 * max(1.0, abs(exact)), name
+    rng = np.random.default_rng(0)
+    variances, columns = rng.uniform(0.5, 2, 5), rng.standard_normal((2, 5))
+    targeted = complement_increments(variances, columns, P, 0.7)
+    expected = 0.5 * np.sum(variances * np.einsum("im,ij,jm->m", columns, P, columns))
+    assert abs(targeted["tie"] - expected) <= 1e-13 * expected
+    assert abs(targeted["recon"] - np.sum(-0.5 * np.log(2 * np.pi * 0.7) - variances / 1.4)) <= 1e-13 * 10

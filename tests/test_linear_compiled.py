@@ -7,9 +7,9 @@ from scipy import stats
 
 from betavae_sym.linear import compiled
 from betavae_sym.linear.problem import make_problem
-from betavae_sym.linear.solver import PARAMETERS, closed_form, solve
+from betavae_sym.linear.solver import closed_form, solve
 from betavae_sym.symbolic.closed_form import METRIC_METHODS, global_optimum
-from betavae_sym.symbolic.model import LinearBetaVAE
+from betavae_sym.symbolic.model import PARAMETERS, LinearBetaVAE
 
 
 def _random_point(N, k, seed):
@@ -21,9 +21,14 @@ def _random_point(N, k, seed):
     return A, params
 
 
+def _paper_data(A, sigma_eta2):
+    """``(F, P, Sigma_x)`` of Eqs. 27-28, typed in NumPy: ``P = A^T A / sigma_eta2 + I``, ``F = P^{-1} A^T / sigma_eta2``."""
+    P = A.T @ A / sigma_eta2 + np.eye(A.shape[1])
+    return np.linalg.solve(P, A.T) / sigma_eta2, P, A @ A.T + sigma_eta2 * np.eye(A.shape[0])
+
+
 def _arguments(params, A, beta, sigma_y2=0.7, sigma_eta2=1.3):
-    Sigma_x = A @ A.T + sigma_eta2 * np.eye(A.shape[0])
-    return [params[name] for name in PARAMETERS] + [A, Sigma_x, beta, sigma_y2, sigma_eta2]
+    return [params[name] for name in PARAMETERS] + [*_paper_data(A, sigma_eta2), beta, sigma_y2]
 
 
 def test_lambdified_gradient_matches_central_differences():
@@ -89,7 +94,7 @@ def test_reduced_problem_equals_the_full_size_computation():
         solution = solve(A, 0.8, fix_decoder=fix, starts=2)
         assert make_problem(A).n == 9
         full = [solution.parameters()[name] for name in PARAMETERS]
-        args = full + [A, A @ A.T + np.eye(N), 0.8, 1.0, 1.0]
+        args = full + [*_paper_data(A, 1.0), 0.8, 1.0]
         metrics = compiled.metrics_function(N, k)(*args)
         for name in ("objective", "elbo", "recon", "kl", "mie", "log_likelihood"):
             assert abs(metrics[name] - solution.metrics[name]) <= 1e-10 * max(1, abs(metrics[name])), name

@@ -3,8 +3,9 @@
 import numpy as np
 
 from betavae_sym.linear.metrics import evaluate
+from betavae_sym.linear.objective import Objective
 from betavae_sym.linear.problem import make_problem
-from betavae_sym.linear.solver import _Objective, closed_form_parameters, solve_problem
+from betavae_sym.linear.solver import closed_form_parameters, solve_problem
 from betavae_sym.linear.sweep import RECORD_METRICS, sweep_problem
 
 
@@ -16,7 +17,7 @@ def test_complex_step_hessian_matches_central_differences_of_the_gradient():
     rng = np.random.default_rng(0)
     for fix_decoder in (None, rng.standard_normal((5, 2))):
         problem = make_problem(rng.standard_normal((5, 2)), fix_decoder=fix_decoder, sigma_y2=0.7, sigma_eta2=1.3)
-        objective = _Objective(problem)
+        objective = Objective(problem)
         theta = 0.3 * rng.standard_normal((2, objective.size))
         beta = np.array([0.4, 1.7])
         H = objective.hessian(theta, beta)
@@ -33,7 +34,7 @@ def test_complex_step_hessian_matches_central_differences_of_the_gradient():
 
 def test_gradient_of_the_whitened_vector_matches_central_differences_of_the_objective():
     rng = np.random.default_rng(1)
-    objective = _Objective(make_problem(_paper(7)))
+    objective = Objective(make_problem(_paper(7)))
     theta = 0.3 * rng.standard_normal(objective.size)
     value, gradient, _ = objective.value_and_gradient(theta, 0.8)
     h = 1e-6
@@ -53,7 +54,7 @@ def test_solver_leaves_the_collapsed_saddle_for_the_global_maximum():
               ("b_D", (6, 1)))}
     reduced = {name: value[:, :problem.n] if name in ("W_mu", "W_sigma") else value[:problem.n]
                if name in ("D", "b_D") else value for name, value in zeros.items()}
-    objective = _Objective(problem)
+    objective = Objective(problem)
     assert objective.value_and_gradient(objective.pack(reduced), beta)[2] == 0.0  # stationary
     solution = solve_problem(problem, beta, starts=0, initial=reduced)
     closed = evaluate(problem, closed_form_parameters(problem, np.array([beta])), np.array([beta]))[0]
@@ -71,3 +72,31 @@ def test_sweep_matches_the_closed_form_to_1e9_across_collapse_thresholds():
     # Proposition 3 and the paper's MIE minimum: both at beta = 1 (the refinement's precision is ~1e-7)
     assert abs(result.extrema["elbo_argmax"] - 1.0) <= 1e-6
     assert abs(result.extrema["mie_argmin"] - 1.0) <= 1e-6
+
+
+def test_sweep_progress_bar_ends_at_its_total(monkeypatch):
+    """Issue 15: the bar counted 82 on an 80-point sweep and 5 on 3 points."""
+    import tqdm
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, **options):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n=1):
+            self.n += n
+            assert self.n <= self.total
+
+    monkeypatch.setattr(tqdm, "tqdm", Bar)
+    problem = make_problem(_paper(6))
+    for points in (1, 2, 3, 80):
+        sweep_problem(problem, np.linspace(0.3, 2.5, points), progress=True)
+        assert bars[-1].n == bars[-1].total >= points

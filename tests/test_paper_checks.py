@@ -17,11 +17,16 @@ import pytest
 from betavae_sym.cli import main
 from betavae_sym.paper_checks import STATUSES, Context, Verdict, all_checks, run_checks, select
 from betavae_sym.paper_checks import claims
-from betavae_sym.paper_checks.context import paper_mixing
-from betavae_sym.paper_checks.core import Check, _REGISTRY
-from betavae_sym.paper_checks.equations import MISSING, REGISTRY_TOPIC, registry_verdict
+from betavae_sym.linear.mixing import paper_mixing
+from betavae_sym.paper_checks.context import ANALYTIC_K, ANALYTIC_N
+from betavae_sym.paper_checks import registry
+from betavae_sym.paper_checks.core import Check, Fixed
+from betavae_sym.paper_checks.claims import DeepRule
+from betavae_sym.paper_checks.equations import (
+    MISSING, REGISTRY_TOPIC, printed_objective_slopes, registry_verdict,
+)
 
-SYMBOLIC_SOURCE = Path(__file__).resolve().parents[1] / "betavae_sym" / "symbolic" / "equations.py"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- coverage and the mapping -----------------------------------------------------------------------------
@@ -39,13 +44,19 @@ def test_every_check_has_an_id_claim_and_location():
         assert not check.topics or "symbolic" in check.needs
 
 
-def test_registry_topics_match_the_symbolic_registry_source():
-    # Independent of the mapping table: read (key, topic) pairs off the EquationCheck calls in the source.
-    source = SYMBOLIC_SOURCE.read_text()
-    found = dict((key, topic) for key, topic in re.findall(r'EquationCheck\(\s*"([^"]+)",\s*"([a-z_]+)"', source))
-    for key, param in re.findall(r'\("(\d+)", "(\w+)", printed\.eq\d+', source):  # the loop over Eqs. 36-39
-        found[key] = "gradients"
-    assert found == REGISTRY_TOPIC
+def test_registry_refuses_a_duplicate_id_and_puts_equations_first_by_number():
+    a, b = Check("eq10", "c", "l", Fixed("verified", "e")), Check("eq9", "c", "l", Fixed("verified", "e"))
+    other = Check("prop1", "c", "l", Fixed("verified", "e"))
+    assert list(registry.compose([other, a], [b])) == ["eq9", "eq10", "prop1"]
+    with pytest.raises(ValueError, match="eq10"):
+        registry.compose([a], [a])
+
+
+def test_importing_the_check_modules_registers_nothing():
+    from betavae_sym.paper_checks import claims, core, equations
+
+    assert not any(isinstance(value, dict) and value and all(isinstance(v, Check) for v in value.values())
+                   for module in (core, claims, equations) for value in vars(module).values())
 
 
 def test_missing_numbers_are_the_ones_the_paper_skips():
@@ -89,16 +100,29 @@ class FakeRegistry(Context):
 ERRATA = {"65", "36", "37", "38", "39", "40", "41", "43", "81"}
 
 
-@pytest.mark.parametrize("key", sorted(REGISTRY_TOPIC))
-def test_each_registry_equation_check_takes_the_registry_verdict(key):
-    checks = [c for c in all_checks().values() if c.group == "equation" and "symbolic" in c.needs
-              and c.run.__qualname__.startswith("from_registry")]
-    context = FakeRegistry({k: ("erratum" if k in ERRATA else "agrees") for k in REGISTRY_TOPIC})
-    mapped = [c for c in checks if c.run.__closure__[0].cell_contents == key or
-              any(cell.cell_contents == key for cell in c.run.__closure__)]
-    for check in mapped:
+def _registry_checks():
+    """The checks whose verdict is a symbolic record's (FromRegistry, and eq34's PrintedObjectiveAcrossBeta)."""
+    return [c for c in all_checks().values() if isinstance(getattr(c.run, "key", None), str)]
+
+
+@pytest.mark.parametrize("erratum", [False, True])
+def test_each_registry_equation_check_takes_the_registry_verdict(erratum):
+    # The documented mapping: agrees -> verified (printed kept), erratum -> erratum with the corrected form.
+    context = FakeRegistry({k: ("erratum" if erratum else "agrees") for k in REGISTRY_TOPIC})
+    checks = _registry_checks()
+    assert len(checks) >= 40
+    for check in checks:
         verdict = check.run(context)
-        assert verdict.status == ("erratum" if key in ERRATA else "verified")
+        assert verdict.status == ("erratum" if erratum else "verified"), check.id
+        assert verdict.printed == "P" and verdict.corrected == ("C" if erratum else None), check.id
+        assert check.topics == (REGISTRY_TOPIC[check.run.key],) and check.needs == ("symbolic",)
+
+
+def test_every_symbolic_record_is_read_by_a_check():
+    # "43*" (the closed-form stationary point) and "20-22" (Prop. 3) are read by the claims 'stationary'
+    # and 'prop3' (pinned below); every other record backs at least one equation check.
+    used = {c.run.key for c in _registry_checks()}
+    assert used == set(REGISTRY_TOPIC) - {"43*", "20-22"}
 
 
 def test_equation_checks_use_the_documented_registry_keys():
@@ -106,9 +130,7 @@ def test_equation_checks_use_the_documented_registry_keys():
                 "eq25": "6/12/23", "eq16": "16-17", "eq17": "16-17", "eq18": "70-75", "eq19": "19", "eq21": "21",
                 "eq36": "36", "eq43": "43", "eq67": "67", "eq67-app2": "67 (App. 2)", "eq73": "70-75",
                 "eq75": "70-75", "eq78": "78-80", "eq80": "78-80", "eq81": "81"}
-    for check_id, key in expected.items():
-        run = all_checks()[check_id].run
-        assert key in [cell.cell_contents for cell in run.__closure__], check_id
+    assert {check_id: all_checks()[check_id].run.key for check_id in expected} == expected
 
 
 # -- the verdicts, pinned ----------------------------------------------------------------------------------
@@ -126,10 +148,10 @@ PINNED = {
                  "fig3-elbo-max", "fig3-tie-nonmonotonic", "fig3-mie-nonmonotonic", "fig3-recon-decreasing",
                  "fig3-kl-decreasing", "fixed-decoder-mie-min", "fixed-decoder-tie-min",
                  "fixed-decoder-loglik-constant"],
-    "erratum": ["eq63", "ref-eq58", "numbering-67"],
+    "erratum": ["eq61", "eq63", "ref-eq58", "numbering-67"],
     "refuted": ["fig3-loglik-decreasing", "settings-realizations", "settings-mixed-digits"],
     "not-checkable": ["eq3", "eq4", "eq5", "eq8", "eq9", "eq13", "eq15", "eq20", "eq33", "eq49", "eq50", "eq55",
-                      "eq61", "eq70", "eq71", "eq72", "eq76", "fig5-traversal-axes", "fig4-factorized-high-beta"]
+                      "eq70", "eq71", "eq72", "eq76", "fig5-traversal-axes", "fig4-factorized-high-beta"]
                      + [f"eq{n}" for n in MISSING],
 }
 
@@ -150,7 +172,7 @@ def test_no_check_crashes(results):
 def test_elbo_maximum_at_one_agrees_with_the_closed_form():
     from betavae_sym.linear import closed_form
 
-    elbo = [closed_form(paper_mixing(), b).metrics["elbo"] for b in (0.8, 1.0, 1.25)]
+    elbo = [closed_form(paper_mixing(ANALYTIC_N, ANALYTIC_K), b).metrics["elbo"] for b in (0.8, 1.0, 1.25)]
     assert elbo[1] > elbo[0] and elbo[1] > elbo[2]
 
 
@@ -158,9 +180,53 @@ def test_loglikelihood_refutation_agrees_with_the_closed_form(results):
     # The paper expects log p(x) to fall as beta grows; the closed form rises from beta = 0.05 to beta = 1.
     from betavae_sym.linear import closed_form
 
-    low, one = (closed_form(paper_mixing(), b).metrics["log_likelihood"] for b in (0.05, 1.0))
+    low, one = (closed_form(paper_mixing(ANALYTIC_N, ANALYTIC_K), b).metrics["log_likelihood"] for b in (0.05, 1.0))
     assert one > low
     assert results[0]["fig3-loglik-decreasing"].status == "refuted"
+
+
+def test_the_term_eq34_drops_shifts_proposition_1_by_k_over_2():
+    # Independent truths: Proposition 1 (envelope theorem) for the objective with its constants, and the
+    # dropped term -N/2 log 2 pi + beta k/2 for the print; here at k = 1 and 3 (the check uses k = 2).
+    for k in (1, 3):
+        for beta, objective, printed in printed_objective_slopes(betas=(0.7, 1.6), N=4, k=k):
+            assert abs(objective) < 1e-6 and abs(printed + k / 2) < 1e-6, (k, beta, objective, printed)
+
+
+def _committed_statuses() -> dict:
+    """Symbolic key -> status, read off the committed derivations/README.md (kept fresh by 'derive --check')."""
+    text = (ROOT / "derivations" / "README.md").read_text()
+    rows = re.findall(r"^\| \[[^]]+\]\([^)]+\) \| ([^|]+?) \| .*? \| (agrees|erratum) \|$", text, re.M)
+    return dict(rows)
+
+
+class CommittedRegistry(Context):
+    """A context whose symbolic records have the statuses of the committed derivations/."""
+
+    def __init__(self, analytic_run):
+        super().__init__(progress=False)
+        self.analytic_run = analytic_run
+        self.statuses = _committed_statuses()
+
+    def equation(self, key):
+        return _record(self.statuses[key], eq=key, topic=REGISTRY_TOPIC[key])
+
+
+def test_the_readme_errata_table_lists_exactly_the_checks_that_find_an_erratum(results):
+    context = CommittedRegistry(results[1].analytic_run)
+    assert set(context.statuses) == set(REGISTRY_TOPIC)
+    errata = set()
+    for check in all_checks().values():
+        if "deep" in check.needs:   # the deep rules decide verified / refuted / not-checkable, never erratum
+            assert isinstance(check.run, (DeepRule, Fixed)) and getattr(check.run, "status", "") != "erratum"
+            continue
+        if check.run(context).status == "erratum":
+            errata.add(check.id)
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("<!-- errata-table"):readme.index("<!-- /errata-table -->")]
+    listed = [i for row in block.splitlines() if row.startswith("| `") for i in re.findall(r"`([a-z0-9-]+)`", row.split(" | ")[0])]
+    assert len(listed) == len(set(listed))
+    assert set(listed) == errata
 
 
 def test_eq63_printed_form_is_ill_formed_and_corrected_form_uses_A_transpose_J(results):
@@ -199,7 +265,8 @@ def test_a_crashing_check_is_reported_and_the_others_still_run(monkeypatch, caps
     def boom(context):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(_REGISTRY, "eq3", Check("eq3", "c", "l", boom))
+    checks = {**registry.all_checks(), "eq3": Check("eq3", "c", "l", boom)}
+    monkeypatch.setattr(registry, "all_checks", lambda: checks)
     assert main(["check", "--only", "eq3", "eq8", "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert "crashed" in captured.out and "eq8" in captured.out

@@ -116,3 +116,39 @@ def test_monte_carlo_check_detects_a_wrong_constant():
     per_sample = monte_carlo(N, k, values, 100)["recon"]
     se = per_sample.std(ddof=1) / np.sqrt(SAMPLES)
     assert abs(wrong - per_sample.mean()) > 4 * se
+
+
+def test_monte_carlo_tells_the_two_readings_of_eq45_apart():
+    """Eq. 45's E_ii^{-1}: (E^{-1})_ii agrees with a Monte Carlo KL, 1 / E_ii does not (k = 2, E not diagonal).
+
+    Truth: E_p(x) E_q[log q(z|x) - log N(z; F x, E)] by sampling x ~ N(0, Sigma_x) and z ~ q(z|x), at
+    b^mu = 0 (where Eq. 45 as printed holds, Eq. 42).
+    """
+    from betavae_sym.symbolic import printed
+
+    N, k = 3, 2
+    values = random_values(N, k, 5)
+    values["b_mu"] = np.zeros((k, 1))
+    rng = np.random.default_rng(6)
+    F = rng.normal(0, 0.5, (k, N))
+    E = np.array([[1.0, 0.6], [0.6, 0.8]])                         # symmetric positive definite, not diagonal
+    m = dv.model(N, k)
+    sub = substitution(m, values)
+    sub[m.sigma_eta2] = 1  # the paper's case, in which Eq. 45 is printed
+    sigma_x = values["A"] @ values["A"].T + np.eye(N)
+    sub.update({m.Sigma_x[i, j]: sigma_x[i, j] for i in range(N) for j in range(i, N)})
+
+    def printed_value(reading):
+        expr = printed.eq45(m, sp.Matrix(F), sp.Matrix(E), inverse_reading=reading)
+        return float(sp.N(expr.xreplace(sub)))
+
+    x = rng.standard_normal((SAMPLES, k)) @ values["A"].T + rng.standard_normal((SAMPLES, N))
+    mu = x @ values["W_mu"].T
+    var = np.exp(x @ values["W_sigma"].T + values["b_sigma"].T)
+    z = mu + np.sqrt(var) * rng.standard_normal((SAMPLES, k))
+    target = stats.multivariate_normal(np.zeros(k), E).logpdf(z - x @ F.T)
+    per_sample = log_gauss_diag(z, mu, var) - target
+    mean, se = per_sample.mean(), per_sample.std(ddof=1) / np.sqrt(SAMPLES)
+    inverse_then_entry, entry_then_inverse = printed_value("inverse-then-entry"), printed_value("entry-then-inverse")
+    assert abs(inverse_then_entry - mean) <= 4 * se, (inverse_then_entry, mean, se)
+    assert abs(entry_then_inverse - mean) > 20 * se, (entry_then_inverse, mean, se)

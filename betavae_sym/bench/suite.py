@@ -177,13 +177,6 @@ class _Progress:
 # ---------------------------------------------------------------- analytic
 
 
-def _paper_mixing(N: int, k: int) -> np.ndarray:
-    """The paper's mixing matrix ``A = (1 + I) / 2`` (N, k), as ``betavae-sym analytic --mixing paper``."""
-    from betavae_sym.linear.commands import load_mixing
-
-    return load_mixing("paper", N, k)[0]
-
-
 def analytic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
     """A ``points``-point beta sweep (0.05..3), numeric solver vs closed form, at each N of ``analytic_sizes``.
 
@@ -196,6 +189,7 @@ def analytic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
     ``|numeric - closed| / max(1, |closed|)`` over the metrics and betas of all runs.
     """
     from betavae_sym.linear.metrics import evaluate
+    from betavae_sym.linear.mixing import paper_mixing
     from betavae_sym.linear.problem import make_problem
     from betavae_sym.linear.solver import closed_form_parameters
     from betavae_sym.linear.sweep import sweep_problem
@@ -204,7 +198,7 @@ def analytic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
     records = []
     for N in config.analytic_sizes:
         k = config.analytic_k
-        A = _paper_mixing(N, k)
+        A = paper_mixing(N, k)
         sweep_problem(make_problem(A), betas[:2])  # warm-up: compile
         numeric, closed, gap, converged = [], [], 0.0, True
         for _ in range(config.repeats):
@@ -244,7 +238,7 @@ rng = np.random.default_rng(0)
 A = 0.5 * (np.ones((N, k)) + np.eye(N, k))
 arguments = (rng.standard_normal((k, N)), rng.standard_normal((k, 1)), 0.1 * rng.standard_normal((k, N)),
              rng.standard_normal((k, 1)), rng.standard_normal((N, k)), rng.standard_normal((N, 1)),
-             A, A @ A.T + np.eye(N), 1.0, 1.0, 1.0)
+             rng.standard_normal((k, N)), A.T @ A + np.eye(k), A @ A.T + np.eye(N), 1.0, 1.0)
 start = time.perf_counter()
 values = compiled.metrics_function(N, k)(*arguments)
 first_s = time.perf_counter() - start
@@ -474,6 +468,7 @@ def scale_section(config: BenchConfig, progress: _Progress) -> list[dict]:
     from betavae_sym.deep.model import Architecture
     from betavae_sym.deep.train import train
     from betavae_sym.linear import closed_form, solve
+    from betavae_sym.linear.mixing import paper_mixing
 
     records = []
 
@@ -492,7 +487,7 @@ def scale_section(config: BenchConfig, progress: _Progress) -> list[dict]:
         records.extend(rows)
 
     def analytic(N, k, method):
-        A = _paper_mixing(N, k)
+        A = paper_mixing(N, k)
         return lambda: _timed(method, A, 1.0)[0]
 
     kN = config.scale_analytic_k_N

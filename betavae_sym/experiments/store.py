@@ -297,7 +297,7 @@ def _is_number(value) -> bool:
 
 def decode_metrics(path: Path, row: dict) -> dict | None:
     """The metrics of a store row, decoded from JSON (None for a diverged task); BadInput naming the store and
-    the row when they are not valid JSON, or not a record of numbers (``kl_units`` a list of numbers)."""
+    the row when they are not valid JSON, or not a record of numbers or nulls (``kl_units`` a list of numbers)."""
     from betavae_sym.experiments.metrics import SCALAR_METRICS
 
     text = row["metrics"]
@@ -310,8 +310,9 @@ def decode_metrics(path: Path, row: dict) -> dict | None:
                        parameter="store") from None
     if not (isinstance(metrics, dict) and isinstance(metrics.get("kl_units"), list)
             and all(_is_number(value) for value in metrics["kl_units"])
-            and all(_is_number(metrics[name]) for name in SCALAR_METRICS if name in metrics)):
-        raise BadInput(f"'{path}' {_row_name(row)}: its metrics are not a record of numbers by name with "
+            and all(_is_number(metrics[name]) or metrics[name] is None  # null: undefined, with its reason
+                    for name in SCALAR_METRICS if name in metrics)):
+        raise BadInput(f"'{path}' {_row_name(row)}: its metrics are not a record of numbers (or nulls) by name with "
                        f"'kl_units' a list of numbers; {_REMOVE_ROW}", parameter="store")
     return metrics
 

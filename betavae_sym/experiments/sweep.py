@@ -212,7 +212,9 @@ def _scalar_rows(rows: list[dict]) -> dict[str, list[float]]:
     values = {name: [] for name in SCALAR_METRICS}
     for row in rows:
         for name in SCALAR_METRICS:
-            values[name].append(float(row["metrics"].get(name, math.nan)))  # NaN: a metric newer than the row
+            value = row["metrics"].get(name, math.nan)  # NaN: a metric newer than the row
+            if value is not None:  # None: undefined for this network (a missing value, not a number)
+                values[name].append(float(value))
         for j, value in enumerate(row["metrics"]["kl_units"]):
             values.setdefault(f"kl_unit_{j + 1}", []).append(float(value))
     return values

@@ -138,7 +138,7 @@ def run_task(task: Task, dataset: SyntheticDataset | None = None) -> dict:
 
     from betavae_sym import __version__
     from betavae_sym.deep.train import TrainingDiverged, train
-    from betavae_sym.experiments.metrics import evaluate
+    from betavae_sym.experiments.metrics import MetricsFailed, evaluate
 
     training, metrics_settings = task.settings.training, task.settings.metrics
     result = {"task_id": task.task_id, "beta": task.beta, "realization": task.realization,
@@ -158,8 +158,13 @@ def run_task(task: Task, dataset: SyntheticDataset | None = None) -> dict:
                                                      "parameters NaN or inf; try a smaller --lr")
             return result
         start = time.perf_counter()
-        metrics = evaluate(trained.model, dataset, task.beta, samples=metrics_settings.samples,
-                           iwae_samples=metrics_settings.iwae_samples, seed=[task.seed, 0, 2])
+        try:
+            metrics = evaluate(trained.model, dataset, task.beta, samples=metrics_settings.samples,
+                               iwae_samples=metrics_settings.iwae_samples, seed=[task.seed, 0, 2])
+        except MetricsFailed as exc:  # a network whose code or output is not finite: no metric is a number
+            result.update(status="diverged", message=f"evaluation failed (beta = {task.beta:g}, realization "
+                                                     f"{task.realization}): {exc}")
+            return result
         result.update(metrics=metrics, train_seconds=trained.seconds, eval_seconds=time.perf_counter() - start,
                       final_loss=float(trained.history[-1, 0]))
     if task.save_params:

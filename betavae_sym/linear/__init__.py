@@ -2,8 +2,8 @@
 
 Public API: :func:`solve`, :func:`closed_form` (both return a :class:`Solution`),
 :func:`sweep` (a :class:`SweepResult`, Figure 3 via
-:func:`betavae_sym.linear.figure.save_figure3`). SymPy is imported only when a
-function is first compiled.
+:func:`betavae_sym.linear.figure.save_figure3`). Functions are compiled from the
+symbolic model (:mod:`betavae_sym.linear.compiled`) when first called at a size.
 """
 
 from betavae_sym.linear.solver import Solution, closed_form, solve

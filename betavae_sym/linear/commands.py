@@ -3,14 +3,22 @@
 JSON document (``--json PATH|-``), stable::
 
     {"N": int, "k": int, "mixing": str,
+     "data": {"noise_var": number | file name | null, "sigma_x": file name | null},
      "records": [{"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective",
+                  "tie_min", "tie_max", "optimum_unique",
                   "converged", "max_grad", "closed_form_gap"}, ...],
-     "extrema": {"elbo_argmax", "tie_argmin", "mie_argmin"}}
+     "extrema": {"elbo_argmax", "tie_argmin", "mie_argmin",
+                 "ambiguous": {} | {"tie_argmin": {"reason", "tie_min_argmin", "tie_max_argmin"}}}}
 
 Metrics in nats, averaged over p(x) in closed form, constants included; TIE
-for the best signed permutation of the units; ``closed_form_gap`` the largest
-relative difference between the numeric solver and the closed form over the
-seven metrics; extrema refined by bounded scalar optimization in beta.
+for the best signed permutation of the units; ``tie_min``/``tie_max`` TIE over
+the optimal set where it is not one point (``optimum_unique`` false: units
+sharing an eigenvalue of Sigma_x), else both the closed form's TIE;
+``closed_form_gap`` the largest relative difference between the numeric solver
+and the closed form over the seven metrics (for TIE of a non-unique optimum,
+the distance to ``[tie_min, tie_max]``); extrema refined by bounded scalar
+optimization in beta, ``ambiguous`` naming those that depend on which member
+of a non-unique optimum the solver found (a warning on standard error, exit 0).
 """
 
 from __future__ import annotations
@@ -26,6 +34,13 @@ def register(subparsers) -> None:
     analytic.add_argument("--k", type=int, default=2, help="latent units for --mixing paper (default 2)")
     analytic.add_argument("--betas", required=True, metavar="START:STOP:NUM|B,B,...",
                           help="NUM evenly spaced values from START to STOP, or a comma-separated list")
+    data = analytic.add_mutually_exclusive_group()
+    data.add_argument("--noise-var", default="1", metavar="V|PATH.npy|PATH.csv",
+                      help="the data's noise variance: a number (Sigma_x = A A^T + V I, default 1 as in the paper) "
+                           "or a file of N variances (Sigma_x = A A^T + diag(V), e.g. standardized pixels)")
+    data.add_argument("--sigma-x", metavar="PATH.npy|PATH.csv",
+                      help="the data covariance Sigma_x (N x N) itself, e.g. a dataset's as fed to a network; "
+                           "--mixing then gives Cov(x, s) = A, which TIE's target p(s|x) needs")
     analytic.add_argument("--fix-decoder", action="store_true", help="fix the decoder at D = A, b_D = 0")
     analytic.add_argument("--sigma-y2", type=float, default=1.0, help="decoder variance (default 1)")
     analytic.add_argument("--seed", type=int, default=0, help="seed of the solver's random starts (default 0)")
@@ -37,59 +52,37 @@ def register(subparsers) -> None:
     analytic.set_defaults(handler=analytic_handler)
 
 
-#: Largest condition number ``1 + sigma_max(A)^2`` of ``Sigma_x = A A^T + I`` accepted for a mixing file:
-#: float64 keeps about 16 digits, and past 1e12 fewer than 4 are left for the noise directions; the solver
-#: then fails (measured: the paper's 6 x 2 matrix times 1e4 to 1e8 does not converge, times 1e12 or more
-#: makes a singular Hessian).
+#: Largest condition number of Sigma_x accepted for a mixing file: float64 keeps about 16 digits, and past
+#: 1e12 fewer than 4 are left for the noise directions; the solver then fails (measured with A A^T + I: the
+#: paper's 6 x 2 matrix times 1e4 to 1e8 does not converge, times 1e12 or more makes a singular Hessian).
 MAX_CONDITION = 1e12
 
 #: Largest beta accepted: the numeric optimum's rounding error grows like beta x 1.5e-17 nats (the
-#: ``closed_form_gap`` of the paper's 4 x 2 matrix: 1.5e-7 at beta = 1e10, 1.5e-2 at 1e15, overflow near 1e300).
+#: ``closed_form_gap`` of the paper's 4 x 2 matrix: 1.5e-7 at beta = 1e10, 1.5e-2 at 1e15, 1.5e283 at 1e300,
+#: each reported as converged).
 BETA_LIMIT = 1e12
 
 
-def load_mixing(spec: str, N: int, k: int):
-    """(A, name): the paper's mixing matrix or A read from .npy (no pickles) or .csv; BadInput on bad input."""
-    import warnings
-    from pathlib import Path
+def _check_conditioning(data, spec: str) -> None:
+    """Refuse (BadInput naming ``--mixing``) data whose ``Sigma_x = A A^T + Psi`` float64 cannot resolve.
 
+    Bound on its condition number: ``(sigma_max(A)^2 + max Psi) / min Psi``; not applied to a given Sigma_x.
+    """
     import numpy as np
 
     from betavae_sym.errors import BadInput
-    from betavae_sym.linear.problem import check_mixing
 
-    if spec == "paper":
-        if N < 1 or k < 1 or k > N:
-            raise BadInput(f"--N/--k: need 1 <= k <= N, got N = {N}, k = {k}")
-        _check_memory(N, k)
-        return 0.5 * (np.ones((N, k)) + np.eye(N, k)), "paper"
-    path = Path(spec)
-    if path.suffix not in (".npy", ".csv"):
-        raise BadInput(f"--mixing: '{spec}' is neither 'paper' nor a .npy or .csv file")
-    if path.is_dir():
-        raise BadInput(f"--mixing: '{spec}' is a folder; give a .npy or .csv file")
-    if not path.is_file():
-        raise BadInput(f"--mixing: file '{spec}' does not exist")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)  # loadtxt warns, then returns nothing, on an empty file
-            if path.suffix == ".npy":
-                A = np.load(path, allow_pickle=False)
-            else:
-                A = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except (OSError, ValueError, EOFError, UserWarning, MemoryError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
-        raise BadInput(f"--mixing: cannot read '{spec}' as a numeric matrix ({reason})") from None
-    if not np.issubdtype(np.asarray(A).dtype, np.number) or np.iscomplexobj(A):
-        raise BadInput(f"--mixing: '{spec}' does not hold real numbers")
-    A = check_mixing(A, f"--mixing '{spec}'")
-    largest = np.max(np.abs(A)) * np.linalg.norm(A / np.max(np.abs(A)), 2)  # sigma_max(A), scaled: no overflow
-    if largest > (MAX_CONDITION - 1.0) ** 0.5:
-        raise BadInput(f"--mixing: '{spec}' has largest singular value {largest:.3g}, so Sigma_x = A A^T + I has "
-                       f"condition number above {MAX_CONDITION:.0e}: float64 cannot resolve its noise directions; "
-                       f"rescale A")
-    _check_memory(*A.shape, source=spec)
-    return A, path.name
+    if data.noise_var is None:
+        return
+    A, noise = data.A, np.atleast_1d(data.noise_var)
+    scale = np.max(np.abs(A))
+    largest = scale * np.linalg.norm(A / scale, 2)  # sigma_max(A), scaled: no overflow
+    with np.errstate(over="ignore"):  # an overflow is a condition number above any bound
+        bound = (largest / np.sqrt(noise.min())) ** 2 + noise.max() / noise.min()
+    if not bound <= MAX_CONDITION:
+        raise BadInput(f"'{spec}' has largest singular value {largest:.3g}, so Sigma_x = A A^T + noise has condition "
+                       f"number about {bound:.3g}, above {MAX_CONDITION:.0e}: float64 cannot resolve its noise "
+                       f"directions; rescale A", parameter="mixing")
 
 
 def _check_memory(N: int, k: int, *, source: str | None = None) -> None:
@@ -97,15 +90,15 @@ def _check_memory(N: int, k: int, *, source: str | None = None) -> None:
     matrix comes from the file ``source``, else ``--N`` or ``--k``, whichever the estimate grows with most).
 
     Estimate, measured with peak RSS: about 40 bytes per row of A for each column of A and of the reduced
-    basis Q (N x n, n = min(N, 4k + 1)), and 1.1 kB per squared parameter (the batched complex-step
-    Hessians, p = 3kn + 2k + n parameters).
+    basis Q (N x n, n = min(N, 4k + 1)), and 400 bytes per squared parameter (the batched Hessians,
+    p = 3kn + 2k + n parameters; measured 310-350 at k = 8 and 12).
     """
     from betavae_sym.validate import memory
 
     capped_N, capped_k = min(N, 10**20), min(k, 10**20)  # keeps the estimate a finite float
     n = min(capped_N, 4 * capped_k + 1)
     p = 3 * capped_k * n + 2 * capped_k + n
-    rows, hessians = 40.0 * capped_N * (capped_k + n), 1100.0 * p * p
+    rows, hessians = 40.0 * capped_N * (capped_k + n), 400.0 * p * p
     if source is not None:
         parameter, value = "mixing", source
     else:
@@ -156,11 +149,16 @@ def _table(result) -> str:
     records = result.records
     step = max(1, len(records) // 12)
     for r in records[::step] + ([records[-1]] if (len(records) - 1) % step else []):
-        rows.append(f"{r['beta']:8.4g} {r['elbo']:12.6g} {r['mie']:10.4g} {r['tie']:10.4g} {r['recon']:12.6g} "
+        tie = f"{r['tie']:.4g}" + ("" if r["optimum_unique"] else "*")
+        rows.append(f"{r['beta']:8.4g} {r['elbo']:12.6g} {r['mie']:10.4g} {tie:>10} {r['recon']:12.6g} "
                     f"{r['kl']:10.4g} {'yes' if r['converged'] else 'NO':>5} {r['closed_form_gap']:8.1e}")
     e = result.extrema
-    rows.append(f"extrema: ELBO max at beta = {e['elbo_argmax']:.6g}, TIE min at beta = {e['tie_argmin']:.6g}, "
-                f"MIE min at beta = {e['mie_argmin']:.6g}")
+    ambiguous = " (ambiguous)" if "tie_argmin" in result.ambiguous else ""
+    rows.append(f"extrema: ELBO max at beta = {e['elbo_argmax']:.6g}, TIE min at beta = {e['tie_argmin']:.6g}"
+                f"{ambiguous}, MIE min at beta = {e['mie_argmin']:.6g}")
+    if ambiguous:
+        rows.append("* the optimum is not unique there: TIE of one member of the optimal set (tie_min, tie_max: "
+                    "its range)")
     return "\n".join(rows) + "\n"
 
 
@@ -172,8 +170,10 @@ def analytic_handler(args: argparse.Namespace) -> int:
     from betavae_sym.argtypes import parse_betas
     from betavae_sym.errors import BadInput, CheckFailed
     from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
-    from betavae_sym.linear.problem import check_positive, make_problem
-    from betavae_sym.validate import count, memory
+    from betavae_sym.linear.gaussian_data import load_data
+    from betavae_sym.linear.mixing import load_mixing
+    from betavae_sym.linear.problem import data_problem
+    from betavae_sym.validate import count, memory, positive_number
 
     betas = parse_betas(args.betas, allow_zero=False)
     if betas[-1] > BETA_LIMIT:
@@ -181,17 +181,23 @@ def analytic_handler(args: argparse.Namespace) -> int:
                        f"1.5e-17 nats) makes the numbers unreliable; use betas <= {BETA_LIMIT:g}", parameter="betas")
     memory(2000.0 * len(betas), "betas", args.betas, what=" for the sweep's records (about 2 kB per beta)")
     seed = count(args.seed, "seed", minimum=0)
+    if args.mixing == "paper" and 1 <= args.k <= args.N:
+        _check_memory(args.N, args.k)  # before paper_mixing allocates A
     A, name = load_mixing(args.mixing, args.N, args.k)
-    sigma_y2 = check_positive(args.sigma_y2, "--sigma-y2")
+    if args.mixing != "paper":
+        _check_memory(*A.shape, source=args.mixing)
+    data, description = load_data(A, noise_var=args.noise_var, sigma_x=args.sigma_x)
+    _check_conditioning(data, args.mixing)
+    sigma_y2 = positive_number(args.sigma_y2, "sigma_y2")
     outputs = _outputs(args)
 
     from betavae_sym.linear.sweep import sweep_problem
 
-    problem = make_problem(A, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=seed)
+    problem = data_problem(data, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=seed)
     warnings = []
     result = sweep_problem(problem, betas, seed=seed, progress=not args.no_progress, mixing=name,
-                           warn=warnings.append)
-    for line in warnings:
+                           data=description, warn=warnings.append)
+    for line in warnings + [entry["reason"] for entry in result.ambiguous.values()]:
         sys.stderr.write(f"betavae-sym analytic: warning: {line}\n")
     for path in outputs:
         ensure_writable_dir(path.parent if str(path.parent) else Path("."), f"--{outputs[path]}")

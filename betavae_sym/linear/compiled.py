@@ -16,19 +16,24 @@ for the SymPy work (about 1 s for the metrics at N = 9, k = 2).
 
 Argument order of the model functions (:data:`ARGUMENTS`)::
 
-    f(W_mu, b_mu, W_sigma, b_sigma, D, b_D, A, Sigma_x, beta, sigma_y2, sigma_eta2)
+    f(W_mu, b_mu, W_sigma, b_sigma, D, b_D, F_gt, P_gt, Sigma_x, beta, sigma_y2)
 
 with shapes ``W_mu, W_sigma: (k, N)``, ``b_mu, b_sigma: (k, 1)``,
-``D, A: (N, k)``, ``b_D: (N, 1)``, ``Sigma_x: (N, N)``. Every scalar result is
-in nats, averaged over ``p(x) = N(0, Sigma_x)``, constants included.
+``D: (N, k)``, ``b_D: (N, 1)``, ``Sigma_x: (N, N)``, and the TIE target
+``p(s|x) = N(F_gt x, P_gt^{-1})`` with ``F_gt: (k, N)``, ``P_gt: (k, k)``
+(:mod:`betavae_sym.symbolic.general_data`). Every scalar result is in nats,
+averaged over ``p(x) = N(0, Sigma_x)``, constants included.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-#: Names of the arguments of every compiled model function, in order.
-ARGUMENTS = ("W_mu", "b_mu", "W_sigma", "b_sigma", "D", "b_D", "A", "Sigma_x", "beta", "sigma_y2", "sigma_eta2")
+#: Names of the arguments of every compiled model function, in order (``F_gt``, ``P_gt``: the TIE target).
+ARGUMENTS = ("W_mu", "b_mu", "W_sigma", "b_sigma", "D", "b_D", "F_gt", "P_gt", "Sigma_x", "beta", "sigma_y2")
+
+#: Names of the arguments of the per-example function (``x``: the example, a column).
+PER_EXAMPLE_ARGUMENTS = ("W_mu", "b_mu", "W_sigma", "b_sigma", "D", "b_D", "F_gt", "P_gt", "x", "beta", "sigma_y2")
 
 #: Names of the scalar metrics, in the order the compiled metrics function returns them
 #: (the keys of :data:`betavae_sym.symbolic.closed_form.METRIC_METHODS`).
@@ -44,7 +49,7 @@ def _printer_class():
         """NumPy printer for matrix expressions over stacks ``(..., rows, cols)`` of matrices.
 
         Adds what SymPy 1.14's ``NumPyPrinter`` lacks (``Trace``,
-        ``ElementwiseApplyFunction``, ``HadamardPower``, ``log(Determinant)``)
+        ``ElementwiseApplyFunction``, ``HadamardPower``, ``DiagMatrix``, ``log(Determinant)``)
         and prints the rest so that a leading batch shape broadcasts:
         products are ``matmul``, transposes swap the last two axes, matrix
         entries index the last two axes, and a scalar coefficient ``c`` of
@@ -100,6 +105,10 @@ def _printer_class():
 
         def _print_ZeroMatrix(self, expr):
             return f"{self._np('zeros')}(({int(expr.rows)}, {int(expr.cols)}))"
+
+        def _print_DiagMatrix(self, expr):
+            # a column (..., n, 1) or row (..., 1, n) v times the identity is diag(v) (broadcasting)
+            return f"({self._print(expr.args[0])}*{self._np('eye')}({int(expr.rows)}))"
 
         def _print_Inverse(self, expr):
             return f"{self._np('linalg.inv')}({self._print(expr.arg)})"
@@ -157,29 +166,58 @@ def _compile(m, extra: dict, arguments, expressions, cse: bool = False):
     return sp.lambdify(symbols, renamed, modules="numpy", printer=printer(), dummify=False, cse=cse)
 
 
+def _target(N: int, k: int) -> dict:
+    """The TIE target's symbols: gain ``F_gt`` (k, N) and precision ``P_gt`` (k, k) of ``p(s|x) = N(F x, P^{-1})``."""
+    import sympy as sp
+
+    return {"F_gt": sp.MatrixSymbol("F_gt", k, N), "P_gt": sp.MatrixSymbol("P_gt", k, k)}
+
+
 @lru_cache(maxsize=None)
 def metrics_function(N: int, k: int):
     """Compiled metrics at size (N, k): a function of :data:`ARGUMENTS` returning a dict by :data:`METRICS`.
 
-    TIE here takes the units as the sources in their order (Eqs. 45-46); see
-    :func:`betavae_sym.linear.metrics.best_signed_permutation` for the aligned TIE.
+    :func:`betavae_sym.symbolic.general_data.population_metrics`. TIE here takes
+    the units as the sources in their order (Eqs. 45-46); see
+    :func:`betavae_sym.linear.metrics.evaluate` for the TIE at the best signed permutation.
     """
-    from betavae_sym.symbolic.closed_form import METRIC_METHODS
+    from betavae_sym.symbolic.general_data import population_metrics
 
-    m = model(N, k)
-    function = _compile(m, {}, ARGUMENTS, tuple(getattr(m, METRIC_METHODS[name])() for name in METRICS))
+    m, target = model(N, k), _target(N, k)
+    metrics = population_metrics(m, target["F_gt"], target["P_gt"])
+    function = _compile(m, target, ARGUMENTS, tuple(metrics[name] for name in METRICS))
 
-    def metrics(*arguments):
+    def evaluate(*arguments):
         return dict(zip(METRICS, function(*arguments)))
 
-    return metrics
+    return evaluate
+
+
+@lru_cache(maxsize=None)
+def per_example_function(N: int, k: int):
+    """Compiled per-example metrics at size (N, k) (:func:`betavae_sym.symbolic.general_data.per_example_metrics`).
+
+    A function of :data:`PER_EXAMPLE_ARGUMENTS` returning a dict by :data:`METRICS`;
+    the example ``x`` is a stack of columns (..., N, 1), e.g. the rows of a dataset
+    as ``X[:, :, None]``, and each metric has the stack's shape (...).
+    """
+    from betavae_sym.symbolic.general_data import per_example_metrics
+
+    m, target = model(N, k), _target(N, k)
+    metrics = per_example_metrics(m, target["F_gt"], target["P_gt"])
+    function = _compile(m, target, PER_EXAMPLE_ARGUMENTS, tuple(metrics[name] for name in METRICS), cse=True)
+
+    def evaluate(*arguments):
+        return dict(zip(METRICS, function(*arguments)))
+
+    return evaluate
 
 
 @lru_cache(maxsize=None)
 def objective_function(N: int, k: int):
     """Compiled objective ``L`` (Eq. 34) at size (N, k): a function of :data:`ARGUMENTS`."""
     m = model(N, k)
-    function = _compile(m, {}, ARGUMENTS, (m.objective(),))
+    function = _compile(m, _target(N, k), ARGUMENTS, (m.objective(),))
     return lambda *arguments: function(*arguments)[0]
 
 
@@ -193,7 +231,7 @@ def gradient_function(N: int, k: int):
     from betavae_sym.symbolic.model import PARAMETERS
 
     m = model(N, k)
-    return _compile(m, {}, ARGUMENTS, tuple(m.gradient(p) for p in PARAMETERS), cse=True)
+    return _compile(m, _target(N, k), ARGUMENTS, tuple(m.gradient(p) for p in PARAMETERS), cse=True)
 
 
 @lru_cache(maxsize=None)
@@ -205,26 +243,17 @@ def objective_and_gradient_function(N: int, k: int):
     from betavae_sym.symbolic.model import PARAMETERS
 
     m = model(N, k)
-    return _compile(m, {}, ARGUMENTS, (m.objective(), *(m.gradient(p) for p in PARAMETERS)), cse=True)
+    return _compile(m, _target(N, k), ARGUMENTS, (m.objective(), *(m.gradient(p) for p in PARAMETERS)), cse=True)
 
 
 @lru_cache(maxsize=None)
 def tie_function(N: int, k: int):
     """Compiled TIE (Eqs. 45-46) at size (N, k), units taken as the sources in their order."""
-    m = model(N, k)
-    function = _compile(m, {}, ARGUMENTS, (m.tie(),))
+    from betavae_sym.symbolic.general_data import population_metrics
+
+    m, target = model(N, k), _target(N, k)
+    function = _compile(m, target, ARGUMENTS, (population_metrics(m, target["F_gt"], target["P_gt"])["tie"],))
     return lambda *arguments: function(*arguments)[0]
-
-
-@lru_cache(maxsize=None)
-def posterior_function(N: int, k: int):
-    """Compiled posteriors ``(F_model, E_model, F_gt, E_gt)`` (Eqs. 44, 28); shapes (k, N), (k, k).
-
-    A function of :data:`ARGUMENTS`: ``p_theta(z|x) = N(F_model (x - b_D), E_model)``,
-    ``p_gt(s|x) = N(F_gt x, E_gt)``.
-    """
-    m = model(N, k)
-    return _compile(m, {}, ARGUMENTS, (*m.model_posterior(), *m.ground_truth_posterior()))
 
 
 @lru_cache(maxsize=None)
@@ -233,6 +262,38 @@ def data_covariance_function(N: int, k: int):
     m = model(N, k)
     function = _compile(m, {}, ("A", "sigma_eta2"), (m.data_covariance(),))
     return lambda A, sigma_eta2: function(A, sigma_eta2)[0]
+
+
+@lru_cache(maxsize=None)
+def isotropic_posterior_function(N: int, k: int):
+    """Compiled Eq. 28 (:func:`betavae_sym.symbolic.general_data.isotropic_posterior`):
+    ``(A, sigma_eta2) -> (F (k, N), P (k, k))``, ``p(s|x) = N(F x, P^{-1})``."""
+    from betavae_sym.symbolic.general_data import isotropic_posterior
+
+    m = model(N, k)
+    return _compile(m, {}, ("A", "sigma_eta2"), isotropic_posterior(m))
+
+
+@lru_cache(maxsize=None)
+def noise_posterior_function(N: int, k: int):
+    """Compiled Eqs. 27-28 for ``eta ~ N(0, diag(noise_var))`` (:mod:`betavae_sym.symbolic.general_data`):
+    ``(A, noise_var (N, 1)) -> (Sigma_x (N, N), F (k, N), P (k, k))``."""
+    from betavae_sym.symbolic import general_data
+
+    m = model(N, k)
+    psi = general_data.noise_variances(m)
+    F, P = general_data.noise_posterior(m, psi)
+    return _compile(m, {"noise_var": psi}, ("A", "noise_var"), (general_data.data_covariance(m, psi), F, P))
+
+
+@lru_cache(maxsize=None)
+def covariance_posterior_function(N: int, k: int):
+    """Compiled p(s|x) from ``Sigma_x`` and ``Cov(x, s) = A``
+    (:func:`betavae_sym.symbolic.general_data.covariance_posterior`): ``(A, Sigma_x) -> (F (k, N), P (k, k))``."""
+    from betavae_sym.symbolic.general_data import covariance_posterior
+
+    m = model(N, k)
+    return _compile(m, {}, ("A", "Sigma_x"), covariance_posterior(m))
 
 
 @lru_cache(maxsize=None)
@@ -265,24 +326,3 @@ def optimal_encoder_function(N: int, k: int):
     m = model(N, k)
     encoder = optimal_encoder(m)
     return _compile(m, {}, ("D", "beta", "sigma_y2"), (encoder["W_mu"], encoder["b_sigma"]))
-
-
-@lru_cache(maxsize=None)
-def increment_function():
-    """Compiled :func:`betavae_sym.symbolic.closed_form.isotropic_increment`.
-
-    A function of ``(sigma_y2, sigma_eta2)`` returning a dict by :data:`METRICS`:
-    what one untouched noise dimension adds to each metric (nats).
-    """
-    import sympy as sp
-
-    from betavae_sym.symbolic.closed_form import isotropic_increment
-
-    increments = isotropic_increment()
-    m = model(1, 1)
-    function = sp.lambdify((m.sigma_y2, m.sigma_eta2), tuple(increments[name] for name in METRICS), modules="numpy")
-
-    def increment(sigma_y2, sigma_eta2):
-        return dict(zip(METRICS, function(sigma_y2, sigma_eta2)))
-
-    return increment

@@ -16,6 +16,8 @@ def figure3(result):
 
     Panel B stacks TIE over MIE, each on its own y axis (their scales differ by
     an order of magnitude, so one axis would flatten the TIE minimum).
+    Where the optimum is not unique, the TIE panel shades TIE's range over the optimal set.
+
     ``result`` is a :class:`betavae_sym.linear.sweep.SweepResult`. All
     quantities in nats, averaged over p(x). Returns the matplotlib Figure.
     """
@@ -38,10 +40,14 @@ def figure3(result):
               ("(C)", axes["C"], "recon", "reconstruction E[log p(x|z)]", "nats", None),
               ("(D)", axes["D"], "kl", "KL(q(z|x) || p(z))", "nats", None)]
     for title, ax, name, label, ylabel, extremum in panels:
-        ax.plot(betas, result.column(name), label=label)
+        line, = ax.plot(betas, result.column(name), label=label)
+        if name == "tie" and not all(result.column("optimum_unique")):
+            ax.fill_between(betas, result.column("tie_min"), result.column("tie_max"), color=line.get_color(),
+                            alpha=0.25, label="TIE over the optimal set (not unique)")
         if extremum is not None:
             colour, text = _EXTREMUM_STYLE[extremum]
             beta = result.extrema[extremum]
+            text += " (ambiguous)" if extremum in result.ambiguous else ""
             ax.axvline(beta, linestyle="--", color=colour, linewidth=1, label=f"{text}: β = {beta:.4g}")
         if title is not None:
             ax.set_title(title, loc="left")

@@ -26,35 +26,25 @@ swap, repeated until none improves) gives an upper bound on the aligned TIE.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from itertools import permutations, product
-
 import numpy as np
 
+from betavae_sym.alignment import MAX_EXACT_ALIGNMENT_K, best_signed_permutation, signed_permutations
 from betavae_sym.linear.problem import Problem
-
-#: Largest k for which the TIE alignment searches all signed permutations.
-EXACT_ALIGNMENT_MAX_K = 6
 
 _CHUNK = 4096
 
 
-@lru_cache(maxsize=None)
-def signed_permutations(k: int) -> np.ndarray:
-    """All ``2^k k!`` signed permutation matrices, shape (P, k, k), the identity first."""
-    matrices = []
-    for order in permutations(range(k)):
-        for signs in product((1.0, -1.0), repeat=k):
-            P = np.zeros((k, k))
-            P[np.arange(k), order] = signs
-            matrices.append(P)
-    return np.array(matrices)
+def permute_units(params: dict, P: np.ndarray) -> dict:
+    """The same model with its units relabelled, ``z -> P z`` for signed permutations ``P`` (..., k, k).
 
-
-def model_arguments(problem: Problem, params: dict, beta) -> tuple:
-    """The arguments of the compiled model functions (:data:`betavae_sym.linear.compiled.ARGUMENTS`)."""
-    return (params["W_mu"], params["b_mu"], params["W_sigma"], params["b_sigma"], params["D"], params["b_D"],
-            problem.A_r, problem.Sigma_r, beta, problem.sigma_y2, problem.sigma_eta2)
+    ``W_mu -> P W_mu``, ``b_mu -> P b_mu``, ``W_sigma -> |P| W_sigma``,
+    ``b_sigma -> |P| b_sigma``, ``D -> D P^T`` (``P^T = P^{-1}``), ``b_D`` kept:
+    every metric but TIE is unchanged. Shapes broadcast (parameters (..., rows, cols)).
+    """
+    magnitude = np.abs(P)
+    return {"W_mu": P @ params["W_mu"], "b_mu": P @ params["b_mu"],
+            "W_sigma": magnitude @ params["W_sigma"], "b_sigma": magnitude @ params["b_sigma"],
+            "D": params["D"] @ np.swapaxes(P, -1, -2), "b_D": params["b_D"]}
 
 
 def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarray:
@@ -69,61 +59,37 @@ def _tie_under(problem: Problem, params: dict, beta, P: np.ndarray) -> np.ndarra
     if batched:
         params = {name: np.asarray(value)[..., None, :, :] for name, value in params.items()}
         beta = np.asarray(beta)[..., None]
-    magnitude = np.abs(P)
-    moved = {"W_mu": P @ params["W_mu"], "b_mu": P @ params["b_mu"],
-             "W_sigma": magnitude @ params["W_sigma"], "b_sigma": magnitude @ params["b_sigma"],
-             "D": params["D"], "b_D": params["b_D"]}
     shape = (*np.shape(beta)[:-1], len(P)) if batched else (len(P),)
-    return np.broadcast_to(tie_function(problem.n, problem.k)(*model_arguments(problem, moved, beta)), shape)
+    moved = permute_units(params, P)
+    return np.broadcast_to(tie_function(problem.n, problem.k)(*problem.arguments(moved, beta)), shape)
 
 
 def align(problem: Problem, params: dict, beta: float) -> tuple[float, np.ndarray]:
     """``(aligned TIE, P)`` for one (unbatched) set of reduced parameters; see the module docstring."""
-    k = problem.k
-    if k <= EXACT_ALIGNMENT_MAX_K:
-        candidates = signed_permutations(k)
-        values = np.concatenate([_tie_under(problem, params, beta, candidates[i:i + _CHUNK])
-                                 for i in range(0, len(candidates), _CHUNK)])
-        best = int(np.argmin(values))
-        return float(values[best]), candidates[best]
-    P = np.eye(k)
-    value = float(_tie_under(problem, params, beta, P[None])[0])
-    moves = [np.diag(np.where(np.arange(k) == i, -1.0, 1.0)) for i in range(k)]
-    for i in range(k):
-        for j in range(i + 1, k):
-            swap = np.eye(k)
-            swap[[i, j]] = swap[[j, i]]
-            moves.append(swap)
-    moves = np.array(moves)
-    while True:
-        trial = moves @ P
-        values = _tie_under(problem, params, beta, trial)
-        best = int(np.argmin(values))
-        if values[best] >= value:
-            return value, P
-        value, P = float(values[best]), trial[best]
+    value, P, _ = best_signed_permutation(lambda P: _tie_under(problem, params, beta, P), problem.k)
+    return value, P
 
 
 def evaluate(problem: Problem, params: dict, beta, align_units: bool = True) -> tuple[dict, np.ndarray]:
     """All metrics at reduced parameters with batch shape (B,) (or none), and the TIE alignments.
 
     Returns ``(metrics, P)``: ``metrics[name]`` has the batch shape (full-size
-    values: reduced metric plus ``(N - n)`` untouched-dimension increments),
+    values: reduced metric plus the complement's increments, :attr:`Problem.increments`),
     ``P`` (B, k, k) the aligning signed permutations. With ``align_units=False``
     TIE takes the units in their order and ``P`` is the identity.
     """
     from betavae_sym.linear.compiled import metrics_function
 
     beta = np.asarray(beta, dtype=np.float64)
-    raw = metrics_function(problem.n, problem.k)(*model_arguments(problem, params, beta))
-    extra = problem.increments()
+    raw = metrics_function(problem.n, problem.k)(*problem.arguments(params, beta))
+    extra = problem.increments
     metrics = {name: np.broadcast_to(np.asarray(value, dtype=np.float64) + extra[name], beta.shape).copy()
                for name, value in raw.items()}
     flat = {name: np.reshape(value, (-1, *value.shape[-2:])) for name, value in params.items()}
     betas = np.broadcast_to(beta, metrics["tie"].shape).reshape(-1)
     if not align_units:
         return metrics, np.broadcast_to(np.eye(problem.k), (*beta.shape, problem.k, problem.k))
-    if problem.k <= EXACT_ALIGNMENT_MAX_K and len(betas) * len(signed_permutations(problem.k)) <= _CHUNK:
+    if problem.k <= MAX_EXACT_ALIGNMENT_K and len(betas) * len(signed_permutations(problem.k)) <= _CHUNK:
         candidates = signed_permutations(problem.k)
         values = _tie_under(problem, {name: np.broadcast_to(value, (len(betas), *value.shape[-2:]))
                                       for name, value in flat.items()}, betas, candidates)  # (B, M)

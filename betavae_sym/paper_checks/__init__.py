@@ -1,6 +1,7 @@
 """paper_checks: a verdict on every claim of the paper (``betavae-sym check``).
 
-Public API: :func:`all_checks` (id -> :class:`Check`), :func:`select`,
+Public API: :func:`all_checks` (id -> :class:`Check`, composed by
+:mod:`~betavae_sym.paper_checks.registry`), :func:`select`,
 :func:`run_checks` (-> list of :class:`Result`), :class:`Context` (shared
 symbolic / analytic / deep resources), :class:`Verdict`, :data:`STATUSES`.
 
@@ -9,7 +10,7 @@ This package lives inside ``betavae_sym`` (DESIGN.md sketches a top-level
 """
 
 _EXPORTS = {"Context": "context", "STATUSES": "core", "Check": "core", "Result": "core", "Verdict": "core",
-            "all_checks": "core", "run_checks": "core", "select": "core", "table": "core"}
+            "all_checks": "registry", "run_checks": "core", "select": "registry", "table": "core"}
 
 
 def __getattr__(name):  # imported lazily so that 'betavae-sym --help' stays fast

@@ -23,16 +23,11 @@ ANALYTIC_N, ANALYTIC_K = 128, 2
 #: beta grid of the analytic sweeps per preset (the extrema are refined between grid points).
 ANALYTIC_BETAS = {"quick": (0.05, 4.0, 80), "paper": (0.02, 6.0, 300)}
 
-#: Symbolic topics in submission order (slowest first), as in ``betavae_sym.symbolic.derive``.
+#: Symbolic topics in the order ``betavae_sym.symbolic.derive`` submits them (grouped by shared work).
 ALL_TOPICS = SUBMISSION_ORDER
 
 #: The deep datasets: Figure 4 (mixed digits) and Figure 5 (positioned digit).
 DEEP_DATASETS = ("mixed-digits", "positioned-digit")
-
-
-def paper_mixing() -> np.ndarray:
-    """A_ij = (1 + delta_ij) / 2, shape (128, 2) (Results, 'Numerical Verification of Analytical Model')."""
-    return 0.5 * (np.ones((ANALYTIC_N, ANALYTIC_K)) + np.eye(ANALYTIC_N, ANALYTIC_K))
 
 
 @dataclass
@@ -41,7 +36,8 @@ class SymbolicRun:
 
     ``equations``: registry key (``"36"``, ``"67 (App. 2)"``, ...) -> dict with
     topic, title, status (agrees | erratum), condition, diagnosis, notes,
-    printed / derived / corrected (LaTeX). ``documents``: file name ->
+    printed / derived / corrected (LaTeX), printed_mathml / corrected_mathml
+    (presentation MathML, for the report). ``documents``: file name ->
     Markdown, as ``betavae-sym derive`` writes them (the index ``README.md``
     only when every topic ran). ``identities``: (name, dimension, holds).
     """
@@ -68,13 +64,14 @@ def _latex(obj) -> str | None:
 def topic_data(topic: str) -> tuple[str, str, list[dict], list[tuple[str, str, str]]]:
     """Derive one topic (in a worker process): (file name, Markdown, equation records, index rows)."""
     from betavae_sym.symbolic import equations
-    from betavae_sym.symbolic.document import TOPIC_TITLES, render_topic
+    from betavae_sym.symbolic.document import TOPIC_TITLES, mathml, render_topic
 
-    checks = equations.TOPICS[topic]()
+    checks = equations.topic_checks(topic)
     stem, _ = TOPIC_TITLES[topic]
     records = [{"eq": c.eq, "topic": topic, "title": c.title, "status": c.status, "condition": c.condition,
                 "diagnosis": c.diagnosis, "notes": list(c.notes), "printed": _latex(c.printed),
                 "derived": _latex(c.derived), "corrected": _latex(c.corrected),
+                "printed_mathml": mathml(c.printed), "corrected_mathml": mathml(c.corrected),
                 "sizes": [s.describe() for s in c.sizes]} for c in checks]
     return f"{stem}.md", render_topic(topic, checks), records, [(c.eq, c.title, c.status) for c in checks]
 
@@ -190,9 +187,10 @@ class Context:
         """{"full": SweepResult, "fixed": SweepResult (decoder fixed at D = A)} for the paper's mixing."""
         self._failed("analytic")
         if self.analytic_run is None:
+            from betavae_sym.linear.mixing import paper_mixing
             from betavae_sym.linear.sweep import sweep
 
-            A, betas = paper_mixing(), self.betas()
+            A, betas = paper_mixing(ANALYTIC_N, ANALYTIC_K), self.betas()
             self.analytic_run = {
                 "full": sweep(A, betas, mixing="paper", progress=self.progress),
                 "fixed": sweep(A, betas, fix_decoder=A, mixing="paper", progress=self.progress),

@@ -1,4 +1,4 @@
-"""Checks of the paper's claims: the check registry, verdicts, and running them.
+"""Checks of the paper's claims: what a check is, its verdict, and running checks.
 
 A check is one claim of the paper (an equation, a proposition, a statement
 about a figure, a stated setting) with an id (``eq36``, ``prop2``,
@@ -14,7 +14,10 @@ returns a :class:`Verdict`:
   missing number); ``evidence`` gives the reason.
 
 A check that raises is recorded with status ``crashed`` (the exception as
-evidence); the command line then exits 1.
+evidence); the command line then exits 1. The checks themselves are plain
+lists (:func:`betavae_sym.paper_checks.equations.checks`,
+:func:`betavae_sym.paper_checks.claims.checks`), composed by
+:mod:`betavae_sym.paper_checks.registry`.
 """
 
 from __future__ import annotations
@@ -32,29 +35,45 @@ RESOURCES = ("symbolic", "analytic", "deep")
 
 @dataclass
 class Verdict:
-    """What a check found. ``printed`` / ``corrected``: LaTeX or plain text, or None."""
+    """What a check found. ``printed`` / ``corrected``: LaTeX or plain text, or None; ``*_mathml``: the same
+    as presentation MathML where the form is a SymPy expression (the report renders it)."""
 
     status: str
     evidence: str
     printed: str | None = None
     corrected: str | None = None
+    printed_mathml: str | None = None
+    corrected_mathml: str | None = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"verdict status {self.status!r} is not one of {STATUSES}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Check:
-    """One claim of the paper and how to check it."""
+    """One claim of the paper and how to check it (a declaration: building it runs nothing)."""
 
     id: str
     claim: str
     location: str
-    run: Callable                       # run(context) -> Verdict
+    run: Callable[..., Verdict]         # run(context) -> Verdict
     needs: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()        # symbolic topics needed (when "symbolic" in needs)
     group: str = "equation"             # equation | proposition | figure | setting
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A verdict that needs no computation (a definition, a stated setting, a missing number)."""
+
+    status: str
+    evidence: str
+    printed: str | None = None
+    corrected: str | None = None
+
+    def __call__(self, context) -> Verdict:
+        return Verdict(self.status, self.evidence, printed=self.printed, corrected=self.corrected)
 
 
 @dataclass
@@ -71,51 +90,13 @@ class Result:
     group: str = "equation"
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    printed_mathml: str | None = None       # for the report; not part of the JSON
+    corrected_mathml: str | None = None
 
     def to_json(self) -> dict:
         """The documented JSON object: id, claim, location, status, printed, corrected, evidence."""
         return {"id": self.id, "claim": self.claim, "location": self.location, "status": self.status,
                 "printed": self.printed, "corrected": self.corrected, "evidence": self.evidence}
-
-
-_REGISTRY: dict[str, Check] = {}
-
-
-def register(check: Check) -> Check:
-    """Add ``check`` to the registry (ids are unique)."""
-    if check.id in _REGISTRY:
-        raise ValueError(f"duplicate check id {check.id!r}")
-    _REGISTRY[check.id] = check
-    return check
-
-
-def all_checks() -> dict[str, Check]:
-    """Every registered check by id, in registration order (equations 1-81, then the other claims)."""
-    import re
-
-    from betavae_sym.paper_checks import claims, equations  # noqa: F401 - registration on import
-
-    def key(item):
-        position, check = item
-        match = re.fullmatch(r"eq(\d+)(.*)", check.id)
-        return (0, int(match.group(1)), match.group(2)) if match else (1, position, "")
-
-    ordered = sorted(enumerate(_REGISTRY.values()), key=key)
-    return {check.id: check for _, check in ordered}
-
-
-def select(ids=None) -> list[Check]:
-    """The checks with the given ids (all when None); raises BadInput naming an unknown id."""
-    from betavae_sym.errors import BadInput
-
-    checks = all_checks()
-    if not ids:
-        return list(checks.values())
-    unknown = [i for i in ids if i not in checks]
-    if unknown:
-        raise BadInput(f"--only: unknown check id '{unknown[0]}'; 'betavae-sym check --list' shows the ids")
-    wanted = set(ids)
-    return [c for c in checks.values() if c.id in wanted]
 
 
 def run_one(check: Check, context) -> Result:
@@ -128,11 +109,12 @@ def run_one(check: Check, context) -> Result:
         if not isinstance(verdict, Verdict):
             raise TypeError(f"check {check.id} returned {type(verdict).__name__}, not a Verdict")
         status, evidence, printed, corrected = verdict.status, verdict.evidence, verdict.printed, verdict.corrected
+        mathml = (verdict.printed_mathml, verdict.corrected_mathml)
     except Exception as exc:  # noqa: BLE001 - a crashing check is reported, not raised
-        status, printed, corrected = "crashed", None, None
+        status, printed, corrected, mathml = "crashed", None, None, (None, None)
         evidence = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=4))
     return Result(check.id, check.claim, check.location, status, printed, corrected, evidence, check.group,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, printed_mathml=mathml[0], corrected_mathml=mathml[1])
 
 
 def run_checks(checks: list[Check], context, progress: bool = False) -> list[Result]:

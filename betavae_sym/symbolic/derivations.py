@@ -14,6 +14,7 @@ expressions or matrices in its component symbols.
 from __future__ import annotations
 
 import copy
+import functools
 import random
 from functools import lru_cache
 
@@ -76,7 +77,9 @@ def kl_per_datum(m: LinearBetaVAE) -> sp.Expr:
 def gradient(m: LinearBetaVAE, objective: sp.Expr, param: str) -> sp.Matrix:
     """``dL/d param`` by component-wise differentiation, same shape as the parameter."""
     P = getattr(m, param)
-    return P.applyfunc(lambda entry: sp.diff(objective, entry))
+    terms = sp.Add.make_args(objective)
+    # term by term, skipping the terms free of the entry: the same derivative as sp.diff, about twice as fast
+    return P.applyfunc(lambda entry: sp.Add(*[term.diff(entry) for term in terms if term.has(entry)]))
 
 
 # ----- Eq. 42 and the closed-form pieces of the stationary point -----------------------------
@@ -95,7 +98,11 @@ def solve_W_sigma(m: LinearBetaVAE, objective: sp.Expr) -> dict:
 
     Returns ``{W^s_ab: value}``; raises if the gradient does not factor so.
     """
-    grad = gradient(m, objective, "W_sigma")
+    return W_sigma_from_gradient(m, gradient(m, objective, "W_sigma"))
+
+
+def W_sigma_from_gradient(m: LinearBetaVAE, grad: sp.Matrix) -> dict:
+    """:func:`solve_W_sigma` given ``dL/dW^s`` (k, N), derived component-wise."""
     WS = m.W_sigma * m.Sigma_x
     for a in range(m.k):
         factors = {sp.cancel(grad[a, b] / WS[a, b]) for b in range(m.N)}
@@ -109,7 +116,11 @@ def solve_W_sigma(m: LinearBetaVAE, objective: sp.Expr) -> dict:
 
 def solve_b_sigma(m: LinearBetaVAE, objective: sp.Expr, at: dict) -> dict:
     """``dL/db^s = 0`` derived at the point ``at`` (e.g. ``W^s = 0``): one equation per unit."""
-    grad = gradient(m, objective, "b_sigma").subs(at)
+    return b_sigma_from_gradient(m, gradient(m, objective, "b_sigma").subs(at))
+
+
+def b_sigma_from_gradient(m: LinearBetaVAE, grad: sp.Matrix) -> dict:
+    """:func:`solve_b_sigma` given ``dL/db^s`` (k, 1) at the point of interest."""
     solution = {}
     for a in range(m.k):
         roots = sp.solve(grad[a], m.b_sigma[a])
@@ -125,13 +136,30 @@ def solve_W_mu(m: LinearBetaVAE, objective: sp.Expr, at: dict) -> sp.Matrix:
     ``dL/dW^mu = -X Sigma_x`` with ``X`` free of ``Sigma_x`` (checked), and
     ``Sigma_x`` is invertible, so the system is ``X = 0``; solved by linsolve.
     """
-    grad = gradient(m, objective, "W_mu").subs(at)
+    return W_mu_from_gradient(m, gradient(m, objective, "W_mu").subs(at))
+
+
+def W_mu_from_gradient(m: LinearBetaVAE, grad: sp.Matrix) -> sp.Matrix:
+    """:func:`solve_W_mu` given ``dL/dW^mu`` (k, N) at the point of interest."""
     X = -grad * m.Sigma_x.adjugate() / m.Sigma_x.det()
     X = X.applyfunc(lambda e: sp.factor(sp.cancel(e)))
     if X.free_symbols & m.Sigma_x.free_symbols:
         raise ArithmeticError("dL/dW_mu does not factor as X Sigma_x")
     (solution,) = sp.linsolve(list(X), list(m.W_mu))
     return sp.Matrix(m.k, m.N, [sp.factor(e) for e in solution])
+
+
+def per_model(fn):
+    """Cache ``fn(m)`` per model values (``m.key``: size, random point, zeroed parameters)."""
+    cache = {}
+
+    @functools.wraps(fn)
+    def cached(m: LinearBetaVAE):
+        if m.key not in cache:
+            cache[m.key] = fn(m)
+        return cache[m.key]
+
+    return cached
 
 
 # ----- Eqs. 27, 28, 44, 78-80: Gaussian moments and conditioning -----------------------------
@@ -159,6 +187,7 @@ def condition(x: sp.Matrix, mean_x: sp.Matrix, cov_xx: sp.Matrix, cov_xs: sp.Mat
     return gain * (x - mean_x), sp.eye(k) - gain * cov_xs
 
 
+@per_model
 def ground_truth(m: LinearBetaVAE):
     """Eqs. 27-28 derived from ``x = A s + eta``: ``(Sigma_x, mu_{s|x}, Sigma_{s|x})``."""
     mean, cov_xx, cov_xs = joint_moments(m.s, m.eta, m.sigma_eta2, m.A, sp.zeros(m.N, 1))
@@ -166,6 +195,7 @@ def ground_truth(m: LinearBetaVAE):
     return cov_xx, mu, cov
 
 
+@per_model
 def model_posterior(m: LinearBetaVAE):
     """Eqs. 44, 78-80 derived from ``x = D z + b^D + noise``: ``(cov of p_theta(x), mu_{z|x}, Sigma_{z|x})``."""
     mean, cov_xx, cov_xz = joint_moments(m.eps, m.eta, m.sigma_y2, m.D, m.b_D)
@@ -180,8 +210,8 @@ def generic_gaussian_target(m: LinearBetaVAE):
     For a model from :func:`pointed_model`, the target is drawn at the same random
     point: rational ``F``, ``f`` and a symmetric positive definite rational ``E``.
     """
-    if getattr(m, "point_seed", None) is not None:
-        rng = random.Random(m.point_seed + 500)
+    if m.point is not None:
+        rng = random.Random(m.point[0] + 500)
         F, f, Q = (sp.Matrix(r, c, lambda i, j: random_rational(rng)) for r, c in ((m.k, m.N), (m.k, 1), (m.k, m.k)))
         return F, f, Q * Q.T + sp.eye(m.k)
     F = sp.Matrix(m.k, m.N, lambda i, j: sp.Symbol(f"F_{{{i + 1}{j + 1}}}", real=True))
@@ -190,12 +220,19 @@ def generic_gaussian_target(m: LinearBetaVAE):
     return F, f, E
 
 
-def inference_error(m: LinearBetaVAE, F: sp.Matrix, f: sp.Matrix, E: sp.Matrix) -> sp.Expr:
-    """Eq. 77 derived: ``E_p(x) E_q[log q(z|x) - log N(z; F x + f, E)]`` (KL from its definition)."""
+def expected_log_ratio(m: LinearBetaVAE, log_target) -> sp.Expr:
+    """``E_p(x) E_q[log q(z|x) - log_target(z)]`` with ``z`` reparameterized (a KL when ``log_target`` is a log density of z).
+
+    ``log_target(z)``: a function of the (k, 1) sample ``z`` returning a scalar.
+    """
     z = reparameterized_z(m)
     log_q = log_normal_density(z, m.mu_z(), encoder_covariance(m))
-    log_target = log_normal_density(z, F * m.x + f, E)
-    return over_x(m, over_eps(m, log_q - log_target))
+    return over_x(m, over_eps(m, log_q - log_target(z)))
+
+
+def inference_error(m: LinearBetaVAE, F: sp.Matrix, f: sp.Matrix, E: sp.Matrix) -> sp.Expr:
+    """Eq. 77 derived: ``E_p(x) E_q[log q(z|x) - log N(z; F x + f, E)]`` (KL from its definition)."""
+    return expected_log_ratio(m, lambda z: log_normal_density(z, F * m.x + f, E))
 
 
 @lru_cache(maxsize=None)
@@ -229,7 +266,7 @@ def pointed_model(N: int, k: int, seed: int, scalars: bool = False) -> LinearBet
         setattr(m, name, sp.Matrix(rows, cols, lambda i, j: random_rational(rng)))
     Q = sp.Matrix(N, N, lambda i, j: random_rational(rng))
     m.Sigma_x = Q * Q.T + sp.eye(N)
-    m.point_seed = seed
+    m.point = (seed, scalars)
     return m
 
 
@@ -242,7 +279,7 @@ def with_zero(m: LinearBetaVAE, *names: str) -> LinearBetaVAE:
     zeroed = copy.copy(m)
     for name in names:
         setattr(zeroed, name, sp.zeros(*getattr(m, name).shape))
-    zeroed.zeroed = frozenset(getattr(m, "zeroed", frozenset())) | set(names)
+    zeroed.zeroed = m.zeroed | set(names)
     return zeroed
 
 

@@ -50,7 +50,55 @@ def gaussian_expectation(expr: sp.Expr, xs, Sigma: sp.Matrix) -> sp.Expr:
     Sigma : (n, n) symmetric sympy Matrix, its covariance.
     """
     xs = tuple(xs)
-    ts = sp.symbols(f"_t0:{len(xs)}", real=True)
+    derivative = _mgf_derivatives(sp.ImmutableMatrix(Sigma))
+    expanded = sp.expand(expr, power_exp=False, log=False, multinomial=True, mul=True)
+    terms = []
+    for term in sp.Add.make_args(expanded):
+        poly_part, exponent = _split_exponential(term, xs)
+        linear = sp.Poly(exponent, *xs) if exponent.has(*xs) else None
+        if linear is not None and linear.total_degree() > 1:
+            raise ValueError(f"exponent {exponent} is not linear in {xs}")
+        v = [exponent.coeff(x) for x in xs] if linear is not None else [0] * len(xs)
+        const = sp.expand(exponent - sum(vi * x for vi, x in zip(v, xs)))
+        monomials = _monomials(poly_part, xs, term)
+        at_v = dict(zip(_mgf_arguments(len(xs)), v))
+        for alpha, coeff in monomials:
+            terms.append(coeff * sp.exp(const) * derivative(tuple(alpha)).subs(at_v))
+    return sp.Add(*terms)
+
+
+def _monomials(poly_part: sp.Expr, xs: tuple[sp.Symbol, ...], term: sp.Expr) -> list[tuple[tuple[int, ...], sp.Expr]]:
+    """``poly_part`` as ``[(alpha, coefficient), ...]``, ``poly_part = sum coefficient * x^alpha``.
+
+    An expanded term is one monomial, read off its factors directly (``Poly``
+    is the general fallback, many times slower).
+    """
+    if not poly_part.has(*xs):
+        return [((0,) * len(xs), poly_part)]
+    if not poly_part.is_polynomial(*xs):
+        raise ValueError(f"term {term} is not polynomial times exponential in {xs}")
+    if isinstance(poly_part, sp.Add):
+        return sp.Poly(poly_part, *xs).terms()
+    position = {x: i for i, x in enumerate(xs)}
+    alpha, coefficient = [0] * len(xs), []
+    for factor in sp.Mul.make_args(poly_part):
+        base, power = factor.as_base_exp()
+        if base in position:
+            alpha[position[base]] += int(power)
+        else:
+            coefficient.append(factor)
+    return [(tuple(alpha), sp.Mul(*coefficient))]
+
+
+def _mgf_arguments(n: int) -> tuple[sp.Symbol, ...]:
+    """The MGF's arguments ``t = (t_0, ..., t_{n-1})``."""
+    return sp.symbols(f"_t0:{n}", real=True)
+
+
+@lru_cache(maxsize=64)
+def _mgf_derivatives(Sigma: sp.ImmutableMatrix):
+    """``alpha -> d^alpha/dt^alpha exp(1/2 t^T Sigma t)`` (cached: one MGF serves every expectation over Sigma)."""
+    ts = _mgf_arguments(Sigma.shape[0])
     t = sp.Matrix(ts)
     mgf = sp.exp(sp.Rational(1, 2) * (t.T * Sigma * t)[0, 0])
 
@@ -59,25 +107,7 @@ def gaussian_expectation(expr: sp.Expr, xs, Sigma: sp.Matrix) -> sp.Expr:
         order = [s for s, a in zip(ts, alpha) for _ in range(a)]
         return sp.diff(mgf, *order) if order else mgf
 
-    expanded = sp.expand(expr, power_exp=False, log=False, multinomial=True, mul=True)
-    total = sp.Integer(0)
-    for term in sp.Add.make_args(expanded):
-        poly_part, exponent = _split_exponential(term, xs)
-        linear = sp.Poly(exponent, *xs) if exponent.has(*xs) else None
-        if linear is not None and linear.total_degree() > 1:
-            raise ValueError(f"exponent {exponent} is not linear in {xs}")
-        v = [exponent.coeff(x) for x in xs] if linear is not None else [0] * len(xs)
-        const = sp.expand(exponent - sum(vi * x for vi, x in zip(v, xs)))
-        if poly_part.has(*xs):
-            if not poly_part.is_polynomial(*xs):
-                raise ValueError(f"term {term} is not polynomial times exponential in {xs}")
-            monomials = sp.Poly(poly_part, *xs).terms()
-        else:
-            monomials = [((0,) * len(xs), poly_part)]
-        at_v = dict(zip(ts, v))
-        for alpha, coeff in monomials:
-            total += coeff * sp.exp(const) * derivative(tuple(alpha)).subs(at_v)
-    return total
+    return derivative
 
 
 @dataclass(frozen=True)
@@ -132,3 +162,54 @@ def verify_moment_identities() -> list[IdentityCheck]:
     checks.append(IdentityCheck("E[exp(v^T x)] = exp(v^T Sigma v / 2)", 2, mgf2, target_mgf2,
                                 sp.simplify(mgf2 / target_mgf2) == 1))
     return checks
+
+
+@lru_cache(maxsize=None)
+def _gaussian_integral_1d() -> tuple[sp.Symbol, sp.Symbol, sp.Expr]:
+    """``(s, c, integral over z of exp(-z^2 / (2 s) + c z))``, done by SymPy once."""
+    z = sp.Symbol("z", real=True)
+    s, c = sp.Symbol("s", positive=True), sp.Symbol("c", real=True)
+    value = sp.simplify(sp.integrate(sp.exp(-z**2 / (2 * s) + c * z), (z, -sp.oo, sp.oo), conds="none"))
+    return s, c, value
+
+
+@dataclass(frozen=True)
+class SourceTerm:
+    """Eq. 61's generating function ``Z[J]`` integrated at one size (``Sigma_z`` diagonal, as in Eq. 30).
+
+    ``printed``: with the printed normalization ``(2 pi)^{n/2}`` (``n`` kept as a symbol);
+    ``corrected``: with ``(2 pi)^{k/2}``; ``eq63``: ``exp(1/2 (A^T J)^T Sigma_z (A^T J))``.
+    """
+
+    N: int
+    k: int
+    n: sp.Symbol
+    printed: sp.Expr
+    corrected: sp.Expr
+    eq63: sp.Expr
+
+    def printed_at_zero(self) -> sp.Expr:
+        """``Z[0]`` as printed: ``(2 pi)^{(k - n)/2}``, which is 1 only for n = k."""
+        return sp.simplify(self.printed.subs({s: 0 for s in self.printed.free_symbols if s.name.startswith("J")}))
+
+    def corrected_is_eq63(self) -> bool:
+        return sp.simplify(self.corrected / self.eq63) == 1
+
+
+def source_term(N: int, k: int) -> SourceTerm:
+    """Eq. 61, ``Z[J] = int dz (2 pi)^{-n/2} det(Sigma_z)^{-1/2} exp(-z^T Sigma_z^{-1} z / 2 + J^T A z)``, integrated.
+
+    ``J``: (N, 1), ``A``: (N, k), ``z``: (k, 1), ``Sigma_z = diag(s_1..s_k)``; the
+    integral factorizes over the k coordinates of z, each done by SymPy.
+    """
+    s, c, integral = _gaussian_integral_1d()
+    J = sp.Matrix(N, 1, lambda i, _: sp.Symbol(f"J_{i + 1}", real=True))
+    A = sp.Matrix(N, k, lambda i, j: sp.Symbol(f"A_{i + 1}{j + 1}", real=True))
+    variances = sp.symbols(f"s_1:{k + 1}", positive=True)
+    n = sp.Symbol("n", positive=True, integer=True)
+    v = A.T * J
+    product = sp.Mul(*(integral.subs({s: si, c: vi}) for si, vi in zip(variances, v)))
+    root_det = sp.sqrt(sp.Mul(*variances))
+    eq63 = sp.exp(sp.Rational(1, 2) * (v.T * sp.diag(*variances) * v)[0, 0])
+    return SourceTerm(N, k, n, printed=product / ((2 * sp.pi) ** (n / 2) * root_det),
+                      corrected=product / ((2 * sp.pi) ** sp.Rational(k, 2) * root_det), eq63=eq63)

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import MatrixSymbol, Rational
 
+Matrix = sp.MatrixBase | sp.MatrixExpr
+
 from betavae_sym.symbolic import ops
 
 #: The paper's specialization of the two variances.
@@ -82,9 +84,27 @@ class LinearBetaVAE:
     N: int | sp.Symbol
     k: int | sp.Symbol
     explicit: bool = True
-    beta: sp.Symbol = field(default_factory=lambda: sp.Symbol("beta", positive=True))
-    sigma_y2: sp.Symbol = field(default_factory=lambda: sp.Symbol("sigma_y^2", positive=True))
-    sigma_eta2: sp.Symbol = field(default_factory=lambda: sp.Symbol("sigma_eta^2", positive=True))
+    beta: sp.Expr = field(default_factory=lambda: sp.Symbol("beta", positive=True))
+    sigma_y2: sp.Expr = field(default_factory=lambda: sp.Symbol("sigma_y^2", positive=True))
+    sigma_eta2: sp.Expr = field(default_factory=lambda: sp.Symbol("sigma_eta^2", positive=True))
+    #: Where a model evaluated at a random rational point was drawn (``derivations.pointed_model``):
+    #: ``(seed, scalars drawn too)``; None for a model of symbols.
+    point: tuple[int, bool] | None = None
+    #: Parameters replaced by zero matrices (``derivations.with_zero``).
+    zeroed: frozenset[str] = frozenset()
+    # The matrices, built in __post_init__ (explicit Matrix or MatrixSymbol, shapes in the module docstring).
+    W_mu: Matrix = field(init=False, repr=False)
+    b_mu: Matrix = field(init=False, repr=False)
+    W_sigma: Matrix = field(init=False, repr=False)
+    b_sigma: Matrix = field(init=False, repr=False)
+    D: Matrix = field(init=False, repr=False)
+    b_D: Matrix = field(init=False, repr=False)
+    A: Matrix = field(init=False, repr=False)
+    x: Matrix = field(init=False, repr=False)
+    s: Matrix = field(init=False, repr=False)
+    eta: Matrix = field(init=False, repr=False)
+    eps: Matrix = field(init=False, repr=False)
+    Sigma_x: Matrix = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         N, k = self.N, self.k
@@ -97,6 +117,11 @@ class LinearBetaVAE:
             value = _explicit(name, rows, cols) if self.explicit else MatrixSymbol(_LATEX[name], rows, cols)
             setattr(self, name, value)
         self.Sigma_x = _explicit_symmetric("Sigma_x", N) if self.explicit else MatrixSymbol(_LATEX["Sigma_x"], N, N)
+
+    @property
+    def key(self) -> tuple:
+        """What identifies this model's values: size, random point, zeroed parameters (a cache key)."""
+        return (self.N, self.k, self.point, self.zeroed)
 
     # ----- symbols ---------------------------------------------------------------
     def parameter_symbols(self) -> set[sp.Symbol]:

@@ -222,6 +222,28 @@ def eq81(m: LinearBetaVAE):
 
 
 # ----- inference errors (Eqs. 45-47, 77) ---------------------------------------------------------
+def eq77_first_line_target(m: LinearBetaVAE, z):
+    """Eq. 77, first line: the KL's second argument as printed, ``p_theta(x|z) = N(x; D z + b^D, I_N)``.
+
+    Returns ``(value, mean, covariance)`` of that density for the sample ``z``
+    (k, 1): read as a function of ``z``, the only reading in which
+    ``KL(q(z|x) || p_theta(x|z))`` can be evaluated.
+    """
+    return m.x, m.D * z + m.b_D, ops.eye(m.N, m.D)
+
+
+def eq77_integrand(m: LinearBetaVAE, F, E):
+    """Eq. 77, second line: the bracket inside ``1/2 E_p(x)[...]``, times 1/2, for the target ``N(F x, E)``.
+
+    ``1/2 [(F x - mu_z)^T E^{-1} (F x - mu_z) + Tr(E^{-1} Sigma_z) - log(det Sigma_z / det E) - k]``
+    (explicit models; ``log det Sigma_z = sum_i (W^s x + b^s)_i``, Eq. 30).
+    """
+    gap = F * m.x - m.mu_z()
+    E_inv = ops.inv(E)
+    return Rational(1, 2) * ((gap.T * E_inv * gap)[0, 0] + ops.scalar(ops.diag_col(E_inv).T * m.var_z())
+                             - ops.vsum(m.W_sigma * m.x + m.b_sigma) + sp.log(E.det()) - m.k)
+
+
 def eq45(m: LinearBetaVAE, F, E, *, inverse_reading: str = "inverse-then-entry"):
     """Eq. 45: MIE/TIE as printed, with ``E``, ``F`` from Eq. 46 or 47.
 
