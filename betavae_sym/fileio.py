@@ -27,39 +27,38 @@ def ensure_writable_dir(path: Path, what: str) -> Path:
     return path
 
 
-def check_writable_target(path: Path, what: str) -> None:
-    """BadInput unless ``path`` can be written as a file: not a folder, and its folder exists and is
-    writable or can be created under a writable folder. Creates nothing (bad input leaves no trace).
+def check_writable_file(path: Path, parameter: str) -> None:
+    """BadInput (naming ``parameter``) unless ``path`` can be written as a file.
 
-    ``what`` names the input in the message: a parameter name (``"store"``) or a flag (``"--json"``).
+    It must not be a folder, and its folder must exist and be writable or be
+    creatable under a writable folder. Creates nothing (bad input leaves no trace).
     """
     path = Path(path)
     if path.is_dir():
-        raise BadInput(f"'{path}' is a folder; give a file path", parameter=what)
-    _check_creatable(path.parent if str(path.parent) else Path("."), path, what)
+        raise BadInput(f"'{path}' is a folder; give a file path", parameter=parameter)
+    _check_creatable(path.parent if str(path.parent) else Path("."), path, parameter)
 
 
-def check_writable_folder(path: Path, what: str) -> None:
-    """BadInput unless ``path`` is a writable folder or can be created as one under a writable folder.
-
-    Creates nothing, unlike :func:`ensure_writable_dir`: for a folder that is only written to later, if at all.
+def check_writable_folder(path: Path, parameter: str) -> None:
+    """BadInput (naming ``parameter``) unless ``path`` is a writable folder or can be created as one under a
+    writable folder. Creates nothing, unlike :func:`ensure_writable_dir`: for a folder written to later, if at all.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise BadInput(f"'{path}' exists and is not a folder; choose another path", parameter=what)
-    _check_creatable(path, path, what)
+        raise BadInput(f"'{path}' exists and is not a folder; choose another path", parameter=parameter)
+    _check_creatable(path, path, parameter)
 
 
-def _check_creatable(folder: Path, path: Path, what: str) -> None:
+def _check_creatable(folder: Path, path: Path, parameter: str) -> None:
     """BadInput unless ``folder`` is writable, or its nearest existing ancestor is (so ``path`` can be made)."""
     ancestor = folder
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise BadInput(f"'{ancestor}' is not a folder, so '{path}' cannot be created; choose another path",
-                       parameter=what)
+                       parameter=parameter)
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise BadInput(f"folder '{ancestor}' is not writable; choose a writable path", parameter=what)
+        raise BadInput(f"folder '{ancestor}' is not writable; choose a writable path", parameter=parameter)
 
 
 def _umask() -> int:
@@ -70,15 +69,30 @@ def _umask() -> int:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    atomic_write_files({path: data})
+
+
+def atomic_write_files(contents: dict[Path, bytes]) -> None:
+    """Write several files together: every temporary file first, then the renames.
+
+    A failure while writing (a full disk, say) leaves none of them changed and
+    no temporary file behind: a model's ``.npz`` is not written without its
+    ``.json`` sidecar. The renames, last, do not fail in a writable folder.
+    """
+    written: dict[Path, str] = {}
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
+        for path, data in contents.items():
+            path = Path(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            written[path] = tmp
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+        for path, tmp in written.items():
+            os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp in written.values():
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

@@ -242,13 +242,6 @@ BAD = {
 
 #: (subcommand, option) -> why the case is left out: it fails on this branch, and where it is fixed.
 KNOWN: dict[tuple[str, str], str] = {
-    # known: fixed on branch deepperf (train and deep gradcheck validate seeds, beta, lr, max_entries, sizes
-    # against memory, and check --json/--save up front); remove once it is merged
-    **{("train", option): "fixed on branch deepperf"
-       for option in ("--seed", "--lr", "--encoder-hidden", "--decoder-hidden", "--save", "--json")},
-    **{("deep gradcheck", option): "fixed on branch deepperf"
-       for option in ("--N", "--encoder-hidden", "--decoder-hidden", "--realizations", "--batch-size", "--beta",
-                      "--seed", "--max-entries", "--json")},
     # known: fixed on branch bench (--threads bounded by the cores, sizes checked against memory)
     **{("bench", option): "fixed on branch bench" for option in ("--N", "--n", "--threads")},
 }

@@ -88,3 +88,38 @@ def test_gradients_match_pytorch_autograd():
     np.testing.assert_allclose(kl, kl_t.mean(-1).detach().numpy(), rtol=1e-12)
     for key, value in model.grads.items():
         np.testing.assert_allclose(value, P[key].grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "extra, flag, words",
+    [
+        (["--beta", "nan"], "--beta", "finite"),  # used to pass with every error 0.0
+        (["--beta", "inf"], "--beta", "finite"),
+        (["--max-entries", "0"], "--max-entries", "integer >= 1"),  # used to pass with nothing checked
+        (["--max-entries", "-5"], "--max-entries", "integer >= 1"),
+        (["--seed", "-1"], "--seed", "integer >= 0"),
+        (["--threshold", "0"], "--threshold", "> 0"),
+        (["--realizations", "0"], "--realizations", "integer >= 1"),
+        (["--realizations", str(10**12)], "--realizations", "memory"),
+        (["--batch-size", str(10**12)], "--batch-size", "memory"),
+        (["--N", str(10**12)], "--N", "memory"),
+        (["--encoder-hidden", str(10**12)], "--encoder-hidden", "memory"),
+        (["--k", "13"], "--k", "between 1 and 12"),
+    ],
+)
+def test_gradcheck_bad_input_is_one_line_exit_2(tmp_path, capsys, extra, flag, words):
+    code = main(["deep", "gradcheck", "--json", str(tmp_path / "g.json"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and flag in err and words in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gradcheck_refuses_a_folder_as_json_output_before_computing(tmp_path, capsys, monkeypatch):
+    from betavae_sym.deep import gradcheck as module
+
+    monkeypatch.setattr(module, "gradcheck", lambda *a, **k: pytest.fail("computed before refusing the output"))
+    (tmp_path / "D").mkdir()
+    assert main(["deep", "gradcheck", "--json", str(tmp_path / "D")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--json" in err and "is a folder" in err
+    assert list((tmp_path / "D").iterdir()) == []

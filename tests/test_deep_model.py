@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from betavae_sym.deep.kernels import numba_available
 from betavae_sym.deep.model import Architecture, BetaVAE
 from betavae_sym.deep.optim import Adam
 from betavae_sym.errors import BadInput
@@ -101,9 +102,24 @@ def test_encode_rejects_data_of_the_wrong_width():
         BetaVAE(ARCH, [0]).encode(np.zeros((3, ARCH.N + 1)))
 
 
-def test_k_outside_1_to_N_is_bad_input():
-    with pytest.raises(BadInput, match="k = 7 is outside"):
-        Architecture(N=6, k=7)
+@pytest.mark.parametrize("change, parameter", [(dict(k=7), "k"), (dict(k=0), "k"), (dict(N=0), "N"),
+                                               (dict(encoder_hidden=(4, 0)), "encoder_hidden"),
+                                               (dict(decoder_hidden=(2.5,)), "decoder_hidden")])
+def test_bad_architecture_is_bad_input_naming_the_size(change, parameter):
+    with pytest.raises(BadInput) as error:
+        Architecture(**({"N": 6, "k": 2} | change))
+    assert error.value.parameter == parameter
+
+
+@pytest.mark.parametrize("change, parameter", [(dict(encoder_hidden=(10**12,)), "encoder_hidden"),
+                                               (dict(N=10**8, decoder_hidden=(10**6,)), "N")])
+def test_a_model_too_large_for_memory_is_bad_input_before_allocating(change, parameter):
+    with pytest.raises(BadInput, match=r"would need about .* of memory") as error:
+        BetaVAE(Architecture(**({"N": 6} | change)), [0])
+    assert error.value.parameter == parameter
+    with pytest.raises(BadInput, match=r"would need about .* PB of memory") as error:
+        ARCH.check_memory(10**12, np.float32, buffers=4)
+    assert error.value.parameter == "realizations"
 
 
 def adam_textbook(theta, grads, lr, b1=0.9, b2=0.999, eps=1e-8):
@@ -119,16 +135,23 @@ def adam_textbook(theta, grads, lr, b1=0.9, b2=0.999, eps=1e-8):
     return theta
 
 
-@pytest.mark.parametrize("chunk", [7, 1000])
-def test_adam_equals_the_textbook_algorithm(chunk):
+KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="numba missing"))]
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.parametrize("pieces", [[(0, 50)], [(0, 7), (30, 50), (7, 30)]])
+def test_adam_equals_the_textbook_algorithm(kernels, pieces):
+    # one whole update per step, or the same step as ranges in any order (as the backward pass does it)
     rng = np.random.default_rng(0)
     theta0 = rng.standard_normal(50)
     grads = [rng.standard_normal(50) * 10.0 ** rng.integers(-6, 2) for _ in range(20)]
     params, buffer = theta0.copy(), np.zeros(50)
-    adam = Adam(params, buffer, lr=0.01, chunk=chunk)
+    adam = Adam(params, buffer, lr=0.01, kernels=kernels)
     for g in grads:
         buffer[...] = g
-        adam.step()
+        adam.start_step()
+        for start, stop in pieces:
+            adam.update(start, stop)
     np.testing.assert_allclose(params, adam_textbook(theta0, grads, 0.01), rtol=1e-12, atol=1e-15)
 
 
@@ -149,7 +172,8 @@ def test_adam_equals_pytorch_adam():
     np.testing.assert_allclose(params, p.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan")])
+@pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan"), float("inf")])
 def test_non_positive_learning_rate_is_bad_input(lr):
-    with pytest.raises(BadInput, match="--lr"):
+    with pytest.raises(BadInput) as error:
         Adam(np.zeros(3), np.zeros(3), lr=lr)
+    assert error.value.parameter == "lr"

@@ -81,19 +81,23 @@ def test_a_diverging_realization_stops_and_the_others_train_on_unchanged(data, d
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    "change, parameter",
     [
-        (dict(batch_size=0), "--batch-size"),
-        (dict(lr=-1.0), "--lr"),
-        (dict(epochs=0), "--epochs"),
-        (dict(realizations=0), "--realizations"),
-        (dict(beta=float("nan")), "--beta"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(lr=-1.0), "lr"),
+        (dict(epochs=0), "epochs"),
+        (dict(realizations=0), "realizations"),
+        (dict(realizations=[1, 1]), "realizations"),
+        (dict(beta=float("nan")), "beta"),
+        (dict(beta=-0.5), "beta"),
+        (dict(threads=0), "threads"),
     ],
 )
-def test_bad_training_parameters_are_bad_input(data, change, message):
+def test_bad_training_parameters_are_bad_input_naming_the_parameter(data, change, parameter):
     kwargs = dict(beta=1.0, epochs=1, architecture=ARCH) | change
-    with pytest.raises(BadInput, match=message):
+    with pytest.raises(BadInput) as error:
         train(data, kwargs.pop("beta"), **kwargs)
+    assert error.value.parameter == parameter
 
 
 def test_nan_in_data_is_bad_input(data):
@@ -176,3 +180,113 @@ def test_train_command_bad_input_is_one_line_exit_2(tmp_path, capsys, extra, mes
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err
     assert list(tmp_path.iterdir()) == []
+
+
+TINY = ["--dataset", "positioned-digit", "--beta", "1", "--epochs", "1", "--n", "20", "--batch-size", "10",
+        "--encoder-hidden", "8", "--decoder-hidden", "8", "--no-progress"]
+
+
+def refused(capsys, tmp_path, argv, flag):
+    """The command exits 2 with one line on stderr naming ``flag``, and leaves ``tmp_path`` as it was."""
+    before = sorted(tmp_path.rglob("*"))
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and flag in err and "Traceback" not in err, err
+    assert sorted(tmp_path.rglob("*")) == before
+    return err
+
+
+@pytest.fixture
+def nothing_computed(monkeypatch):
+    """Fail the test if the dataset is built (the command went past its up-front checks)."""
+    from betavae_sym.data import synthetic
+
+    def built(*args, **kwargs):
+        raise AssertionError("the dataset was built before the bad input was refused")
+
+    monkeypatch.setattr(synthetic, "build_dataset", built)
+
+
+def test_train_refuses_a_folder_as_json_output_before_computing(tmp_path, capsys, nothing_computed):
+    folder = tmp_path / "D"
+    folder.mkdir()
+    err = refused(capsys, tmp_path, ["train", *TINY, "--json", str(folder)], "--json")
+    assert "is a folder" in err
+
+
+def test_train_refuses_a_save_path_whose_sidecar_is_a_folder_and_writes_nothing(tmp_path, capsys, nothing_computed):
+    (tmp_path / "sc" / "m.json").mkdir(parents=True)
+    err = refused(capsys, tmp_path, ["train", *TINY, "--save", str(tmp_path / "sc" / "m.npz")], "--save")
+    assert "m.json' is a folder" in err and not (tmp_path / "sc" / "m.npz").exists()
+
+
+def test_save_result_writes_both_files_or_neither(tmp_path, data, monkeypatch):
+    from betavae_sym import fileio
+
+    result = train(data, 0.5, epochs=1, architecture=ARCH)
+    calls = []
+    chmod = fileio.os.chmod
+
+    def disk_full_at_the_second_file(path, mode):  # called once each file's content is written
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        chmod(path, mode)
+
+    monkeypatch.setattr(fileio.os, "chmod", disk_full_at_the_second_file)
+    with pytest.raises(OSError):
+        save_result(tmp_path / "m.npz", result)
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(fileio.os, "chmod", chmod)
+    save_result(tmp_path / "m.npz", result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.npz"]
+
+
+@pytest.mark.parametrize(
+    "extra, flag, words",
+    [
+        (["--seed", "-1"], "--seed", "integer >= 0"),
+        (["--lr", "1e300"], "--lr", "too large"),
+        (["--lr", "nan"], "--lr", "finite"),
+        (["--n", str(10**12)], "--n", "memory"),
+        (["--realizations", str(10**12)], "--realizations", "memory"),
+        (["--encoder-hidden", f"8,{10**12}"], "--encoder-hidden", "memory"),
+        (["--decoder-hidden", str(10**12)], "--decoder-hidden", "memory"),
+        (["--latent", "0"], "--latent", "integer between 1 and 1600"),
+        (["--epochs", str(10**15)], "--epochs", "memory"),
+    ],
+)
+def test_train_bad_numbers_give_one_line_exit_2_and_write_nothing(tmp_path, capsys, extra, flag, words):
+    err = refused(capsys, tmp_path, ["train", *TINY, "--save", str(tmp_path / "m.npz"), *extra], flag)
+    assert words in err
+
+
+def test_a_sweep_task_trains_realization_0_with_one_blas_thread_and_restores_the_threads(data, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from betavae_sym.deep import model as model_module
+    from betavae_sym.deep.train import train_sweep_task
+
+    seen = []
+    forward = model_module.BetaVAE.forward
+
+    def recording(self, x, eps, beta):  # the threads of NumPy's BLAS (numba may load SciPy's too)
+        seen.append([info["num_threads"] for info in threadpool_info() if "numpy" in info["filepath"]])
+        return forward(self, x, eps, beta)
+
+    before = [info["num_threads"] for info in threadpool_info()]
+    monkeypatch.setattr(model_module.BetaVAE, "forward", recording)
+    task = train_sweep_task(data, 0.7, epochs=2, seed=3, batch_size=20, architecture=ARCH)
+    assert seen == [[1]] * 6 and [info["num_threads"] for info in threadpool_info()][: len(before)] == before
+    alone = train(data, 0.7, epochs=2, seed=3, batch_size=20, architecture=ARCH, realizations=[0], threads=1)
+    np.testing.assert_array_equal(task.model.flat_params, alone.model.flat_params)
+    assert task.model.realization_ids == [0]
+
+
+def test_one_realization_on_two_threads_trains_to_the_same_bits_as_on_one():
+    # the paper's network: its 1600 x 256 and 256 x 1600 products are computed in two pieces side by side
+    X = np.random.default_rng(6).standard_normal((150, 1600)).astype(np.float32)
+    one, two = (train(X, 1.0, epochs=2, batch_size=100, seed=2, threads=threads) for threads in (1, 2))
+    assert [dense.pieces for dense in two.model.shards[0].decoder[-1:]] == [2]
+    np.testing.assert_array_equal(one.model.flat_params, two.model.flat_params)
+    np.testing.assert_array_equal(one.history, two.history)

@@ -62,7 +62,7 @@ def preview_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.data.synthetic import build_dataset
     from betavae_sym.errors import BadInput
-    from betavae_sym.fileio import atomic_write_bytes, check_writable_target, ensure_writable_dir
+    from betavae_sym.fileio import atomic_write_bytes, check_writable_file, ensure_writable_dir
 
     if args.n < 1 or args.n > 400:
         raise BadInput(f"--n: {args.n} samples; draw between 1 and 400")
@@ -70,7 +70,7 @@ def preview_handler(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".png":
         raise BadInput(f"--out: '{out}' does not end in .png; give a PNG file name")
     spec = dataset_spec(args, n=args.n, standardize=False)  # validates the dataset options
-    check_writable_target(out, "out")  # creates nothing: bad input leaves no trace
+    check_writable_file(out, "out")  # creates nothing: bad input leaves no trace
     dataset = build_dataset(spec)
     ensure_writable_dir(out.parent if str(out.parent) else Path("."), "--out")
     cols = math.ceil(math.sqrt(args.n))

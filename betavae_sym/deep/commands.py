@@ -75,10 +75,10 @@ def _emit_json(target: str | None, document: dict) -> None:
 def _check_json_target(target: str | None) -> None:
     from pathlib import Path
 
-    from betavae_sym.fileio import ensure_writable_dir
+    from betavae_sym.fileio import check_writable_file
 
     if target not in (None, "-"):
-        ensure_writable_dir(Path(target).parent, "--json")
+        check_writable_file(Path(target), "json")
 
 
 def gradcheck_handler(args: argparse.Namespace) -> int:
@@ -86,13 +86,8 @@ def gradcheck_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.deep.gradcheck import gradcheck
     from betavae_sym.deep.model import Architecture
-    from betavae_sym.errors import BadInput, CheckFailed
+    from betavae_sym.errors import CheckFailed
 
-    for name in ("realizations", "batch_size"):
-        if getattr(args, name) < 1:
-            raise BadInput(f"--{name.replace('_', '-')}: {getattr(args, name)} must be a positive integer")
-    if not args.threshold > 0:
-        raise BadInput(f"--threshold: {args.threshold} must be positive")
     _check_json_target(args.json)
     architecture = Architecture(N=args.N, k=args.k, encoder_hidden=args.encoder_hidden,
                                 decoder_hidden=args.decoder_hidden)
@@ -112,29 +107,22 @@ def gradcheck_handler(args: argparse.Namespace) -> int:
 
 def train_handler(args: argparse.Namespace) -> int:
     import sys
-    from pathlib import Path
 
     import numpy as np
 
     from betavae_sym.data.commands import dataset_spec
     from betavae_sym.data.synthetic import build_dataset
     from betavae_sym.deep.model import Architecture
-    from betavae_sym.deep.train import TrainingDiverged, save_result, train
-    from betavae_sym.errors import BadInput
-    from betavae_sym.fileio import ensure_writable_dir
+    from betavae_sym.deep.train import TrainingDiverged, check_save_path, save_result, train
+    from betavae_sym.validate import count
 
     if args.save is not None:
-        save = Path(args.save)
-        if save.suffix != ".npz":
-            raise BadInput(f"--save: '{save}' does not end in .npz; give e.g. model.npz")
-        ensure_writable_dir(save.parent, "--save")
+        check_save_path(args.save)
     _check_json_target(args.json)
-    for name in ("epochs", "realizations", "batch_size", "n"):
-        if getattr(args, name) < 1:
-            raise BadInput(f"--{name.replace('_', '-')}: {getattr(args, name)} must be a positive integer")
-    dataset = build_dataset(dataset_spec(args, n=args.n, standardize=not args.no_standardize))
-    architecture = Architecture(N=dataset.N, k=args.latent, encoder_hidden=args.encoder_hidden,
-                                decoder_hidden=args.decoder_hidden)
+    n = count(args.n, "n")
+    dataset = build_dataset(dataset_spec(args, n=n, standardize=not args.no_standardize))
+    architecture = Architecture(N=dataset.N, k=count(args.latent, "latent", maximum=dataset.N),
+                                encoder_hidden=args.encoder_hidden, decoder_hidden=args.decoder_hidden)
     try:
         result = train(dataset, args.beta, epochs=args.epochs, realizations=args.realizations,
                        batch_size=args.batch_size, seed=args.seed, lr=args.lr, dtype=np.dtype(args.dtype),

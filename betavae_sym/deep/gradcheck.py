@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from betavae_sym.deep.model import Architecture, BetaVAE
+from betavae_sym.validate import count, memory, positive_number
 
 
 @dataclass
@@ -67,9 +68,24 @@ def gradcheck(
         Finite-difference step h.
     threshold : float
     max_entries : int, optional
-        Check at most this many randomly chosen entries per parameter array
-        (default: all of them).
+        Check at most this many randomly chosen entries per parameter array, at
+        least 1 (default: all of them).
+
+    Raises
+    ------
+    BadInput
+        A parameter out of its range (naming it), or a network too large for memory.
     """
+    realizations, batch_size = count(realizations, "realizations"), count(batch_size, "batch_size")
+    beta = positive_number(beta, "beta", allow_zero=True)
+    seed = count(seed, "seed", minimum=0)
+    step, threshold = positive_number(step, "step"), positive_number(threshold, "threshold")
+    if max_entries is not None:
+        max_entries = count(max_entries, "max_entries")
+    architecture.check_memory(realizations, np.float64, buffers=3)  # parameters, gradients, their copy
+    widths = architecture.N + sum(n_out for _, _, n_out in architecture.layers())  # the data and every layer's output
+    memory(3 * 8 * realizations * batch_size * widths, "batch_size", batch_size,
+           what=" for the minibatch and the activations (and their gradients)")
     model = BetaVAE(architecture, range(realizations), seed=seed, dtype=np.float64)
     rng = np.random.default_rng([seed, 2])
     # random biases too, so that their gradients are checked away from zero

@@ -33,10 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from betavae_sym.deep.layers import Buffers, Dense, Tanh
+from betavae_sym.deep.kernels import NUMPY, Kernels, select
+from betavae_sym.deep.layers import Buffers, Dense, Reparameterization, Tanh
 from betavae_sym.errors import BadInput
+from betavae_sym.validate import count, memory, readable_bytes
 
 LOG_2PI = math.log(2.0 * math.pi)
+# A one-realization model with several threads splits the products of the layers this large: in the
+# paper's network the 1600 x 256 and 256 x 1600 layers, 82 % of the step's flops. Handing a piece to
+# another thread costs 13-20 us here, a sixth of a 200 x 200 product (80 us), and under load the piece
+# waits for a busy core; the smaller products stay whole.
+SPLIT_MIN_WEIGHTS = 2**16
 
 
 @dataclass(frozen=True)
@@ -49,14 +56,11 @@ class Architecture:
     decoder_hidden: tuple[int, ...] = (200, 200, 256)
 
     def __post_init__(self) -> None:
-        for name, value in (("N", self.N), ("k", self.k)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise BadInput(f"architecture: {name} = {value!r} must be a positive integer")
-        if self.k > self.N:
-            raise BadInput(f"architecture: k = {self.k} is outside [1, N = {self.N}]; use a smaller k")
-        for size in (*self.encoder_hidden, *self.decoder_hidden):
-            if not isinstance(size, (int, np.integer)) or size < 1:
-                raise BadInput(f"architecture: hidden size {size!r} must be a positive integer")
+        count(self.N, "N")
+        count(self.k, "k", maximum=self.N, hint="no more latent units than inputs (N)")
+        for name in ("encoder_hidden", "decoder_hidden"):
+            for size in getattr(self, name):
+                count(size, name, hint="hidden layer sizes are integers >= 1")
 
     def layers(self) -> list[tuple[str, int, int]]:
         """``(name, n_in, n_out)`` of every Dense layer, in initialization order."""
@@ -87,6 +91,21 @@ class Architecture:
         return {"N": self.N, "k": self.k, "encoder_hidden": list(self.encoder_hidden),
                 "decoder_hidden": list(self.decoder_hidden)}
 
+    def check_memory(self, R: int, dtype, buffers: int) -> None:
+        """Refuse (BadInput) R realizations whose ``buffers`` flat arrays would not fit in memory.
+
+        ``buffers`` arrays of ``R * n_params()`` numbers of ``dtype`` (a model
+        has two: parameters and gradients; training adds Adam's two moments).
+        Names the largest layer size when one realization does not fit, else ``realizations``.
+        """
+        per_realization = buffers * self.n_params() * np.dtype(dtype).itemsize
+        sizes = {"N": self.N, "encoder_hidden": max(self.encoder_hidden, default=0),
+                 "decoder_hidden": max(self.decoder_hidden, default=0)}
+        largest = max(sizes, key=sizes.get)
+        memory(per_realization, largest, getattr(self, largest), what=" for one network")
+        memory(R * per_realization, "realizations", R,
+               what=f" for the networks ({readable_bytes(per_realization)} each)")
+
 
 class BetaVAE:
     """R stacked realizations of the beta-VAE, with hand-written backprop.
@@ -103,9 +122,14 @@ class BetaVAE:
     threads : int
         Python threads (this one and ``threads - 1`` others, see :meth:`parallel`).
         The realizations are split into ``min(threads, R)`` contiguous shards,
-        one per thread (each realization's numbers do not depend on it). Use
-        with single-threaded BLAS (see ``train``): two cores then work on
-        different realizations instead of sharing each small GEMM.
+        one per thread (each realization's numbers do not depend on it); one
+        realization with several threads has its largest products computed in
+        pieces, side by side (``Network``; the same numbers). Use with
+        single-threaded BLAS (see ``train``): two cores then work on different
+        realizations, or different pieces, instead of sharing each small GEMM.
+    kernels : str
+        Element-wise kernels (``kernels.select``: ``"auto"``, ``"numpy"``,
+        ``"numba"``); the numbers do not depend on it.
 
     Attributes
     ----------
@@ -115,16 +139,17 @@ class BetaVAE:
     """
 
     def __init__(self, architecture: Architecture, realization_ids, seed: int = 0, dtype=np.float32,
-                 threads: int = 1):
+                 threads: int = 1, kernels: str = "auto"):
         self.architecture = architecture
-        self.realization_ids = [int(r) for r in realization_ids]
-        self.seed = int(seed)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
-            raise BadInput(f"dtype: {self.dtype} is not float32 or float64")
+            raise BadInput(f"{self.dtype} is not float32 or float64", parameter="dtype")
+        if len(realization_ids) < 1:
+            raise BadInput("need at least one realization", parameter="realizations")
+        architecture.check_memory(len(realization_ids), self.dtype, buffers=2)
+        self.realization_ids = [int(r) for r in realization_ids]
+        self.seed = int(seed)
         R = self.R
-        if R < 1:
-            raise BadInput("realizations: need at least one realization")
         shapes = architecture.layers()
         self.flat_params = np.zeros(R * architecture.n_params(), dtype=self.dtype)
         self.flat_grads = np.zeros_like(self.flat_params)
@@ -132,12 +157,16 @@ class BetaVAE:
         self.grads = self.views(self.flat_grads)
         self._initialize(shapes)
         self.threads = max(1, int(threads))
+        self.kernels = select(kernels)
         shards = min(self.threads, R)
         bounds = np.linspace(0, R, shards + 1).round().astype(int)
-        self.shards = [Network(architecture, {key: value[a:b] for key, value in self.params.items()},
-                               {key: value[a:b] for key, value in self.grads.items()})
-                       for a, b in zip(bounds[:-1], bounds[1:])]
         self.shard_bounds = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+        pieces = self.threads // shards  # threads left to each shard (R < threads: more than one)
+        self.shards = [Network(architecture, {key: value[a:b] for key, value in self.params.items()},
+                               {key: value[a:b] for key, value in self.grads.items()}, self.kernels,
+                               run=self.parallel, pieces=pieces if shards == 1 else 1)
+                       for a, b in self.shard_bounds]
+        self.shard_ranges = [self._flat_ranges(a, b) for a, b in self.shard_bounds]
         self.buffers = Buffers()
         self._pool = None
 
@@ -146,18 +175,39 @@ class BetaVAE:
         """Number of stacked realizations."""
         return len(self.realization_ids)
 
+    def layout(self) -> dict[str, tuple[int, tuple[int, ...]]]:
+        """Where each parameter sits in ``flat_params``: name -> (offset, shape).
+
+        Layer by layer in the order of :meth:`Architecture.layers`, its ``W: (R,
+        n_in, n_out)`` then its ``b: (R, 1, n_out)``, each C-ordered.
+        """
+        layout, offset = {}, 0
+        for name, n_in, n_out in self.architecture.layers():
+            for key, shape in (("W", (self.R, n_in, n_out)), ("b", (self.R, 1, n_out))):
+                layout[f"{name}.{key}"] = (offset, shape)
+                offset += math.prod(shape)
+        return layout
+
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """Views of ``flat: (R * n_params,)`` laid out as ``flat_params``, by parameter name.
 
         ``W: (R, n_in, n_out)``, ``b: (R, 1, n_out)``.
         """
-        views, offset = {}, 0
-        for name, n_in, n_out in self.architecture.layers():
-            for key, shape in (("W", (self.R, n_in, n_out)), ("b", (self.R, 1, n_out))):
-                size = math.prod(shape)
-                views[f"{name}.{key}"] = flat[offset : offset + size].reshape(shape)
-                offset += size
-        return views
+        return {key: flat[offset : offset + math.prod(shape)].reshape(shape)
+                for key, (offset, shape) in self.layout().items()}
+
+    def _flat_ranges(self, a: int, b: int) -> dict[str, list[tuple[int, int]]]:
+        """Layer name -> the ranges of ``flat_params`` holding its W and b of realizations ``a:b`` (merged when adjacent)."""
+        ranges: dict[str, list[tuple[int, int]]] = {}
+        for key, (offset, shape) in self.layout().items():
+            size = math.prod(shape[1:])  # per realization
+            start, stop = offset + a * size, offset + b * size
+            spans = ranges.setdefault(key.split(".")[0], [])
+            if spans and spans[-1][1] == start:
+                spans[-1] = (spans[-1][0], stop)
+            else:
+                spans.append((start, stop))
+        return ranges
 
     def subset(self, positions: list[int]) -> BetaVAE:
         """A model of the realizations at ``positions`` (indices into ``realization_ids``).
@@ -165,7 +215,7 @@ class BetaVAE:
         Their parameters and gradients are copied; same seed, dtype and threads.
         """
         smaller = BetaVAE(self.architecture, [self.realization_ids[i] for i in positions], seed=self.seed,
-                          dtype=self.dtype, threads=self.threads)
+                          dtype=self.dtype, threads=self.threads, kernels=self.kernels.name)
         index = self.subset_index(positions)
         smaller.flat_params[...] = self.flat_params[index]
         smaller.flat_grads[...] = self.flat_grads[index]
@@ -190,7 +240,7 @@ class BetaVAE:
         """Copy ``params`` (same keys and shapes as ``self.params``) into the model."""
         for key, value in params.items():
             if key not in self.params or self.params[key].shape != np.shape(value):
-                raise BadInput(f"parameters: '{key}' of shape {np.shape(value)} does not fit this architecture")
+                raise BadInput(f"'{key}' of shape {np.shape(value)} does not fit this architecture", parameter="params")
             self.params[key][...] = value
 
     def _stacked(self, X: np.ndarray, width: int, what: str) -> np.ndarray:
@@ -198,7 +248,7 @@ class BetaVAE:
         if X.ndim == 2:
             X = np.broadcast_to(X, (self.R, *X.shape))
         if X.ndim != 3 or X.shape[0] != self.R or X.shape[2] != width:
-            raise BadInput(f"{what}: shape {X.shape}, expected (n, {width}) or ({self.R}, n, {width})")
+            raise BadInput(f"shape {X.shape}, expected (n, {width}) or ({self.R}, n, {width})", parameter=what)
         return X
 
     def parallel(self, calls: list) -> list:
@@ -233,46 +283,87 @@ class BetaVAE:
         """Mean of p(x|z) of every realization: ``Z: (n, k)`` or ``(R, n, k)`` -> ``(R, n, N)``."""
         return np.concatenate(self._map(Network.decode, self._stacked(Z, self.architecture.k, "Z")))
 
-    def loss_and_grad(self, x: np.ndarray, eps: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``-L_beta`` averaged over the minibatch, and its gradient into ``self.grads``.
+    def forward(self, x: np.ndarray, eps: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``-L_beta`` averaged over the minibatch; :meth:`backward` then gives its gradient.
 
-        See :meth:`Network.loss_and_grad`; ``x: (R, B, N)``, ``eps: (R, B, k)``,
+        See :meth:`Network.forward`; ``x: (R, B, N)``, ``eps: (R, B, k)``,
         returns ``loss, reconstruction, kl``, each (R,). A realization whose
         numbers overflow gets a NaN or inf loss, without a warning: the caller checks.
         """
         beta = float(beta)  # a NumPy float64 scalar would make the float32 gradients float64
 
-        def shard_loss(shard, xs, es):
+        def shard_forward(shard, xs, es):
             with np.errstate(over="ignore", invalid="ignore"):
-                return shard.loss_and_grad(xs, es, beta)
+                return shard.forward(xs, es, beta)
 
-        parts = self._map(shard_loss, x, eps)
+        parts = self._map(shard_forward, x, eps)
+        if len(parts) == 1:
+            return parts[0]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+    def backward(self, optimizer=None) -> None:
+        """The gradient of the last :meth:`forward`'s loss into ``self.grads``; with ``optimizer``, also a step.
+
+        ``optimizer`` (an ``optim.Adam`` on ``flat_params, flat_grads``) updates
+        each layer's parameters as soon as the backward pass is done with them
+        (:meth:`Network.backward`): one whole optimizer step, the gradients
+        consumed (``grads`` then no longer holds them).
+        """
+        if optimizer is not None:
+            optimizer.start_step()
+
+        def shard_backward(shard, ranges):
+            updated = None
+            if optimizer is not None:
+                def updated(name):
+                    for start, stop in ranges[name]:
+                        optimizer.update(start, stop)
+            with np.errstate(over="ignore", invalid="ignore"):
+                shard.backward(updated)
+
+        self.parallel([lambda shard=shard, ranges=ranges: shard_backward(shard, ranges)
+                       for shard, ranges in zip(self.shards, self.shard_ranges)])
+
+    def loss_and_grad(self, x: np.ndarray, eps: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``-L_beta`` averaged over the minibatch (see :meth:`forward`), and its gradient into ``self.grads``."""
+        result = self.forward(x, eps, beta)
+        self.backward()
+        return result
 
 
 class Network:
     """The layers of the beta-VAE over a stack of realizations (one shard of a :class:`BetaVAE`).
 
     ``params`` and ``grads`` are dicts of views (R_shard leading axis) into the
-    model's flat buffers.
+    model's flat buffers. :meth:`forward` caches what :meth:`backward` needs.
+    With ``pieces > 1``, the products of the layers with at least
+    ``SPLIT_MIN_WEIGHTS`` weights are computed in that many pieces, run side by
+    side by ``run(calls)`` (see ``Dense.split``).
     """
 
-    def __init__(self, architecture: Architecture, params: dict, grads: dict):
+    def __init__(self, architecture: Architecture, params: dict, grads: dict, kernels: Kernels = NUMPY,
+                 run=None, pieces: int = 1):
         self.architecture = architecture
         shapes = architecture.layers()
-        dense = {name: Dense(params[f"{name}.W"], params[f"{name}.b"], grads[f"{name}.W"], grads[f"{name}.b"],
+        dense = {name: Dense(name, params[f"{name}.W"], params[f"{name}.b"], grads[f"{name}.W"], grads[f"{name}.b"],
                              input_grad=(name != "enc1"))
                  for name, _, _ in shapes}
+        if pieces > 1:
+            for name, n_in, n_out in shapes:
+                if n_in * n_out >= SPLIT_MIN_WEIGHTS:
+                    dense[name].split(run, pieces)
         self.encoder = []
         for name, _, _ in shapes:
             if name.startswith("enc"):
-                self.encoder += [dense[name], Tanh()]
+                self.encoder += [dense[name], Tanh(kernels)]
         self.mu_head, self.logvar_head = dense["mu"], dense["logvar"]
+        self.reparameterization = Reparameterization()
         self.decoder = []
         for name, _, _ in shapes:
             if name.startswith("dec"):
-                self.decoder += [dense[name], Tanh()]
+                self.decoder += [dense[name], Tanh(kernels)]
         self.decoder.append(dense["out"])
+        self.cache: dict = {}
 
     def encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``X: (R_shard, n, N)`` -> copies of ``mu, logvar: (R_shard, n, k)``."""
@@ -288,8 +379,8 @@ class Network:
             y = layer.forward(y)
         return y.copy()
 
-    def loss_and_grad(self, x: np.ndarray, eps: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``-L_beta`` averaged over the minibatch, and its gradient into ``self.grads``.
+    def forward(self, x: np.ndarray, eps: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``-L_beta`` averaged over the minibatch, with what :meth:`backward` needs cached.
 
         Parameters
         ----------
@@ -308,39 +399,42 @@ class Network:
         kl : ndarray, (R,)
             ``mean_B KL(q(z|x) || N(0, I))``, exact.
         """
-        B = x.shape[1]
         N = self.architecture.N
-        # forward: encoder
         h = x
         for layer in self.encoder:
             h = layer.forward(h)
-        mu = self.mu_head.forward(h)
-        logvar = self.logvar_head.forward(h)
-        # reparameterization: z = mu + sigma eps, sigma = exp(logvar / 2)
-        sigma = np.exp(0.5 * logvar)
-        z = mu + sigma * eps
-        # decoder
+        z, kl = self.reparameterization.forward(self.mu_head.forward(h), self.logvar_head.forward(h), eps)
         y = z
         for layer in self.decoder:
             y = layer.forward(y)
         # objective terms, per example
         diff = np.subtract(y, x, out=y)  # decoder(z) - x (the output buffer is not needed again)
         squared = np.einsum("rbn,rbn->rb", diff, diff)  # |x - decoder(z)|^2, (R, B)
-        var = sigma * sigma  # sigma^2 = exp(logvar)
-        kl = 0.5 * np.sum(mu * mu + var - 1.0 - logvar, axis=2)  # Eq. 66, (R, B)
         reconstruction = -0.5 * N * LOG_2PI - 0.5 * squared  # log N(x; decoder(z), I_N)
         loss = np.mean(beta * kl - reconstruction, axis=1, dtype=np.float64)
-
-        # backward: d(loss)/d(decoder(z)) = (decoder(z) - x) / B
-        dy = np.multiply(diff, 1.0 / B, out=diff)
-        for layer in reversed(self.decoder):
-            dy = layer.backward(dy)
-        dz = dy  # (R, B, k)
-        # z = mu + sigma eps;  KL' wrt mu: mu;  wrt logvar: (sigma^2 - 1) / 2
-        dmu = dz + (beta / B) * mu
-        dlogvar = dz * eps * (0.5 * sigma) + (0.5 * beta / B) * (var - 1.0)
-        dh = self.mu_head.backward(dmu)
-        dh += self.logvar_head.backward(dlogvar)
-        for layer in reversed(self.encoder):
-            dh = layer.backward(dh)
+        self.cache.update(diff=diff, beta=beta)
         return loss, np.mean(reconstruction, axis=1, dtype=np.float64), np.mean(kl, axis=1, dtype=np.float64)
+
+    def backward(self, updated=None) -> None:
+        """The gradient of the last :meth:`forward`'s loss (summed over realizations) into ``grads``.
+
+        ``updated(name)``, when given, is called as soon as the Dense layer
+        ``name`` has its gradients and the backward pass no longer needs its
+        parameters (the optimizer can update them then, while they are in cache).
+        """
+        diff, beta = self.cache["diff"], self.cache["beta"]
+        dy = np.multiply(diff, 1.0 / diff.shape[1], out=diff)  # d(loss)/d(decoder(z)) = (decoder(z) - x) / B
+        for layer in reversed(self.decoder):
+            dy = self._backward(layer, dy, updated)
+        dmu, dlogvar = self.reparameterization.backward(dy, beta)
+        dh = self._backward(self.mu_head, dmu, updated)
+        dh += self._backward(self.logvar_head, dlogvar, updated)
+        for layer in reversed(self.encoder):
+            dh = self._backward(layer, dh, updated)
+
+    @staticmethod
+    def _backward(layer, dy: np.ndarray, updated) -> np.ndarray | None:
+        dx = layer.backward(dy)
+        if updated is not None and isinstance(layer, Dense):
+            updated(layer.name)
+        return dx

@@ -90,15 +90,15 @@ def summarize_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.errors import BadInput
     from betavae_sym.experiments.sweep import summarize, summary_csv, summary_json, summary_table
-    from betavae_sym.fileio import atomic_write_text, check_writable_target, ensure_writable_dir
+    from betavae_sym.fileio import atomic_write_text, check_writable_file, ensure_writable_dir
 
     if args.json == "-" and args.csv == "-":
         raise BadInput("--json - and --csv -: only one of them can go to standard output")
     for option, target in (("--json", args.json), ("--csv", args.csv)):
         if target not in (None, "-"):
-            check_writable_target(Path(target), option)
+            check_writable_file(Path(target), option)
     if args.plot is not None:
-        check_writable_target(Path(args.plot) / "figure.png", "--plot")
+        check_writable_file(Path(args.plot) / "figure.png", "--plot")
     summary = summarize(Path(args.store))  # validates the store before anything is written
     if args.plot is not None:  # and the saved parameters of the traversals
         from betavae_sym.experiments.figures import traversal_models, write_figures

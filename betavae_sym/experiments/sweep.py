@@ -64,7 +64,7 @@ def simulate(settings: SweepSettings, store_path: Path, *, executor: str = "loca
     from betavae_sym.experiments.executors import DaskExecutor, LocalExecutor, run_claimed
     from betavae_sym.experiments.store import Store, check_settings, create_store, read_meta
     from betavae_sym.experiments.tasks import DATASET_CACHE, architecture_of, make_tasks
-    from betavae_sym.fileio import check_writable_target
+    from betavae_sym.fileio import check_writable_file
 
     if not isinstance(settings, SweepSettings):
         raise BadInput(f"{settings!r} is not a SweepSettings (see SweepSettings.preset)", parameter="settings")
@@ -75,7 +75,7 @@ def simulate(settings: SweepSettings, store_path: Path, *, executor: str = "loca
         count(workers, "workers")
     positive_number(connect_timeout, "connect_timeout")
     store_path = Path(store_path)
-    check_writable_target(store_path, "store")
+    check_writable_file(store_path, "store")
     identity, digest = settings.identity(), settings.settings_hash
     exists = store_path.exists()
     if exists:

@@ -112,7 +112,7 @@ def _outputs(args: argparse.Namespace) -> dict:
     from pathlib import Path
 
     from betavae_sym.errors import BadInput
-    from betavae_sym.fileio import check_writable_target
+    from betavae_sym.fileio import check_writable_file
 
     if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):
         raise BadInput(f"--plot: '{args.plot}' must end in .png or .svg")
@@ -128,7 +128,7 @@ def _outputs(args: argparse.Namespace) -> dict:
             other = next(p for q, p in outputs.items() if q.resolve() == path.resolve())
             raise BadInput(f"'{target}' is also where --{other} writes; give each output its own file",
                            parameter=parameter)
-        check_writable_target(path, parameter)
+        check_writable_file(path, parameter)
         outputs[path] = parameter
     return outputs
 

@@ -51,12 +51,12 @@ def check_handler(args) -> int:
     from pathlib import Path
 
     from betavae_sym.errors import CheckFailed
-    from betavae_sym.fileio import check_writable_folder, check_writable_target
+    from betavae_sym.fileio import check_writable_folder, check_writable_file
     from betavae_sym.paper_checks import Context, run_checks, select, table
 
     checks = select(args.only)
     if args.json not in (None, "-"):
-        check_writable_target(Path(args.json), "json")  # before any check runs; creates nothing
+        check_writable_file(Path(args.json), "json")  # before any check runs; creates nothing
     if args.list:
         listing = [{"id": c.id, "claim": c.claim, "location": c.location} for c in checks]
         if args.json is None:
