@@ -237,18 +237,17 @@ BAD = {
         "--threads": text(NON_POSITIVE_INTEGERS | NON_INTEGERS | st.integers(10**5, 10**30)),
         "--repeats": COUNT,
         "--derive-repeats": text(NEGATIVE_INTEGERS | NON_INTEGERS),
+        "--task-preset": choice_of("quick", "paper"),
     },
 }
 
 #: (subcommand, option) -> why the case is left out: it fails on this branch, and where it is fixed.
-KNOWN: dict[tuple[str, str], str] = {
-    # known: fixed on branch bench (--threads bounded by the cores, sizes checked against memory)
-    **{("bench", option): "fixed on branch bench" for option in ("--N", "--n", "--threads")},
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 #: Options that the base command line of some subcommands needs beside the bad one.
 COMPANIONS = {
     ("bench", "--plot"): ["--only", "scale"],  # the plot is the scale section's
+    ("bench", "--task-preset"): ["--only", "sweep"],  # the preset of the sweep section's evaluation record
     **{("bench", option): ["--only", "deep"]  # the options of the deep training section
        for option in ("--N", "--batch-size", "--realizations", "--dtype", "--n", "--epochs", "--threads")},
 }
