@@ -82,4 +82,7 @@ def parse_betas(text: str | None, *, allow_zero: bool) -> list[float]:
     if num < 1 or stop < start or (num == 1 and stop != start):
         raise BadInput(f"'{text}' needs NUM >= 1 and STOP >= START (NUM = 1 only with START = STOP)",
                        parameter="betas")
+    from betavae_sym.validate import memory
+
+    memory(100.0 * min(num, 10**20), "betas", text, what=" for the beta grid (about 100 bytes per value)")
     return sorted({float(b) for b in np.linspace(start, stop, num)})

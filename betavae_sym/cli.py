@@ -80,6 +80,10 @@ def flag_names(parser: argparse.ArgumentParser, handler) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``betavae-sym``; returns the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for token in argv:  # argparse takes '--opt=--' as the option with no value at all, unchecked
+        if token.startswith("-") and token.endswith("=--"):
+            parser.error(f"argument {token[:-3]}: '--' is not a value")
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

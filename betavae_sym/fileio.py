@@ -36,7 +36,22 @@ def check_writable_file(path: Path, parameter: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise BadInput(f"'{path}' is a folder; give a file path", parameter=parameter)
-    ancestor = path.parent if str(path.parent) else Path(".")
+    _check_creatable(path.parent if str(path.parent) else Path("."), path, parameter)
+
+
+def check_writable_folder(path: Path, parameter: str) -> None:
+    """BadInput (naming ``parameter``) unless ``path`` is a writable folder or can be created as one under a
+    writable folder. Creates nothing, unlike :func:`ensure_writable_dir`: for a folder written to later, if at all.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"'{path}' exists and is not a folder; choose another path", parameter=parameter)
+    _check_creatable(path, path, parameter)
+
+
+def _check_creatable(folder: Path, path: Path, parameter: str) -> None:
+    """BadInput unless ``folder`` is writable, or its nearest existing ancestor is (so ``path`` can be made)."""
+    ancestor = folder
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():

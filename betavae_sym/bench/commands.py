@@ -12,14 +12,17 @@ def register(subparsers) -> None:
         "bench", help="performance suite: analytic, symbolic, deep training and scaling, measured side by side",
         description=(
             "Measure the package's speed in one run: (analytic) a 200-point beta sweep with the numeric solver and "
-            "the closed form at N = 128 and 1600; (symbolic) a cold 'derive' and the first lambdified call, each in "
-            "a fresh process; (deep) training throughput for R = 1 and R stacked realizations, PyTorch's CPU build "
-            "on the same network when installed, the machine's SGEMM rate; (scale) analytic solve time against N "
-            "and k, one training epoch against N, batch size and R, with a log-log plot. Compared runs are "
-            "interleaved; every figure is a median over --repeats runs with its min and max."),
+            "the closed form at N = 128 and 1600, and the same sweep through the command line beyond a one-beta run; "
+            "(symbolic) a cold 'derive' and the first lambdified call, each in a fresh process; (deep) training "
+            "throughput of one network (R = 1, R stacked, one thread) against PyTorch and JAX, each in its own fresh "
+            "process when installed, and the SGEMM rate; (sweep) 4 networks on 2 worker processes as 'simulate' "
+            "runs them against each anchor's best use of the same cores, and the cost of scoring a network; "
+            "(scale) analytic solve time against N and k, one training epoch against N, batch size and R, with a "
+            "log-log plot. Compared runs are interleaved; every figure is a median over --repeats runs with its min "
+            "and max."),
     )
     bench.add_argument("--only", metavar="SECTION[,SECTION]",
-                       help="run only these sections: analytic, symbolic, deep, scale (default: all)")
+                       help="run only these sections: analytic, symbolic, deep, sweep, scale (default: all)")
     bench.add_argument("--json", metavar="PATH", help="write the measurements as JSON ('-' for standard output)")
     bench.add_argument("--plot", metavar="DIR", help="write the scale section's log-log plot, bench_scale.png/.svg")
     bench.add_argument("--N", type=int, help="deep: input width (default 1600, the paper's)")
@@ -27,16 +30,22 @@ def register(subparsers) -> None:
     bench.add_argument("--realizations", type=int, help="deep: R of the stacked run (default 8)")
     bench.add_argument("--dtype", help="deep and scale training: float32 (default) or float64")
     bench.add_argument("--n", type=int, help="deep and scale training: examples per epoch (default 1000)")
-    bench.add_argument("--epochs", type=int, help="deep: epochs per timed run (default 1)")
+    bench.add_argument("--epochs", type=int, help="deep: epochs per timed run (default 3)")
     bench.add_argument("--threads", type=int,
-                       help="deep and scale training: limit BLAS, PyTorch and realization threads to T "
-                            "(default: the libraries' defaults; on a loaded machine T = 1 avoids BLAS contention)")
+                       help="deep and scale training: limit BLAS, the anchors' and realization threads to T, at most "
+                            "the cores (default: the libraries' defaults; the deep section adds one-thread runs)")
     bench.add_argument("--repeats", type=int, help="timed runs per measurement (default 3; smoke 1)")
     bench.add_argument("--derive-repeats", type=int,
                        help="cold derive runs, about 100 s each on 2 cores (default 1; smoke 0 = left out)")
     bench.add_argument("--smoke", action="store_true",
                        help="tiny sizes, one repetition, no cold derive: checks that the command works (seconds)")
     bench.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
+    bench.add_argument("--no-jax", action="store_true", help="leave JAX out even when it is installed")
+    bench.add_argument("--anchors", action="store_true",
+                       help="with --smoke: train the installed anchors too (each in fresh processes: adds tens of "
+                            "seconds)")
+    bench.add_argument("--task-preset", metavar="PRESET",
+                       help="sweep: the preset whose task the evaluation cost is set against (default paper)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.set_defaults(handler=bench_handler)
 
@@ -49,8 +58,16 @@ def config_from_args(args: argparse.Namespace):
     overrides = {name: getattr(args, name) for name in _SIZE_OPTIONS if getattr(args, name) is not None}
     if args.dtype is not None:
         overrides["dtype"] = args.dtype
+    if args.anchors:
+        if not args.smoke:
+            raise BadInput("--anchors: the anchors run in every full run; --anchors adds them to a --smoke run")
+        overrides.update(torch=True, jax=True)
     if args.no_torch:
         overrides["torch"] = False
+    if args.no_jax:
+        overrides["jax"] = False
+    if args.task_preset is not None:
+        overrides["task_preset"] = args.task_preset
     if args.only is not None:
         sections = tuple(part.strip() for part in args.only.split(",") if part.strip())
         unknown = [s for s in sections if s not in SECTIONS]
@@ -69,11 +86,11 @@ def config_from_args(args: argparse.Namespace):
 def command_line(args: argparse.Namespace) -> str:
     """The command that reproduces this run, for the JSON document and the README table."""
     parts = ["betavae-sym", "bench"]
-    for name in ("only", *_SIZE_OPTIONS, "dtype"):
+    for name in ("only", *_SIZE_OPTIONS, "dtype", "task_preset"):
         value = getattr(args, name)
         if value is not None:
             parts += [f"--{name.replace('_', '-')}", str(value)]
-    for flag in ("smoke", "no_torch"):
+    for flag in ("smoke", "anchors", "no_torch", "no_jax"):
         if getattr(args, flag):
             parts.append(f"--{flag.replace('_', '-')}")
     for name in ("json", "plot"):
@@ -95,18 +112,22 @@ def table(document: dict) -> str:
     lines = []
     for m in document["measurements"]:
         config = m["config"]
-        what = ", ".join(f"{key}={config[key]}" for key in ("N", "k", "batch_size", "realizations", "solver")
-                         if key in config and key != "solver")
+        what = ", ".join(f"{key}={config[key]}" for key in ("N", "k", "batch_size", "realizations", "threads",
+                                                             "tasks", "workers", "rows")
+                         if config.get(key) is not None)
         extras = []
         for key, label in (("examples_per_second", "ex/s"), ("torch_examples_per_second", "torch ex/s"),
-                           ("ratio_vs_torch", "x torch"), ("fraction_of_sgemm_peak", "of GEMM peak"),
+                           ("ratio_vs_torch", "x torch"), ("jax_examples_per_second", "jax ex/s"),
+                           ("ratio_vs_jax", "x jax"), ("ratio_vs_best_peer", "x the best anchor"),
+                           ("fraction_of_sgemm_peak", "of GEMM peak"),
                            ("fraction_of_step_gemms", "of the step's GEMMs alone"),
+                           ("fraction_of_task_training", "of a task's training"),
                            ("max_closed_form_gap", "max gap"), ("speedup_vs_numeric", "x faster than numeric")):
             if m.get(key) is not None:
                 extras.append(f"{_format(m[key])} {label}")
         stats = ("not measured" if m["runs"] == 0 else
                  f"{_format(m['median'])} {m['unit']} [{_format(m['min'])}, {_format(m['max'])}] x{m['runs']}")
-        lines.append(f"{m['section']:9s} {m['name']:30s} {what:36s} {stats}" + ("; " + "; ".join(extras)
+        lines.append(f"{m['section']:9s} {m['name']:26s} {what:44s} {stats}" + ("; " + "; ".join(extras)
                                                                                    if extras else ""))
     for note in document.get("notes", []):
         lines.append(f"note: {note}")

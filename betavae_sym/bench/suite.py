@@ -4,15 +4,17 @@ Every record (:func:`measurement`) has ``section``, ``name``, ``config`` (what
 was measured, sizes and dtype), ``unit``, ``median``, ``min``, ``max``,
 ``runs`` (the number of timed runs), ``values`` (every run) and
 ``load_average_1min`` (when the measurement finished). A measurement that could
-not be taken (PyTorch missing, the cold derive left out of a smoke run) has
-``runs = 0``, null statistics and a ``note``. Deep-training records also carry
-``examples_per_second``, ``torch_examples_per_second`` (or null),
-``ratio_vs_torch`` (or null), ``fraction_of_sgemm_peak`` and
-``fraction_of_step_gemms`` (``step_gemms``: the step's GEMMs alone); scale records
-carry ``series`` and ``x`` (the varied size).
+not be taken (an anchor missing, the cold derive left out of a smoke run) has
+``runs = 0``, null statistics and a ``note``. Training records (``deep`` and
+``sweep``) also carry ``examples_per_second``, for each anchor ``torch_`` /
+``jax_examples_per_second`` and ``ratio_vs_torch`` / ``ratio_vs_jax`` (null when
+not measured), ``best_peer``, ``best_peer_examples_per_second``,
+``ratio_vs_best_peer`` and ``fraction_of_sgemm_peak`` (of the cores the run
+uses; :mod:`betavae_sym.bench.training`); scale records carry ``series`` and
+``x`` (the varied size).
 
 Runs that are compared are interleaved repeat by repeat (numeric / closed form;
-GEMM / ours R = 1 / ours R stacked / torch), so that a change of machine load
+GEMM / ours / each anchor in its own process), so that a change of machine load
 hits all of them alike; ratios are medians of the per-repeat ratios.
 """
 
@@ -21,28 +23,30 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from betavae_sym.bench.records import Progress, blas_limit, fresh_process, measurement, median, timed
+from betavae_sym.bench.training import deep_section, sweep_section
 from betavae_sym.errors import BadInput, CheckFailed
 
 #: The sections, in the order they run.
-SECTIONS = ("analytic", "symbolic", "deep", "scale")
+SECTIONS = ("analytic", "symbolic", "deep", "sweep", "scale")
 
 #: Accepted ``--dtype`` values of the deep and scale training runs.
 DTYPES = ("float32", "float64")
 
+#: The deep sizes that ``--N``, ``--n``, ``--batch-size`` and ``--realizations`` set (flag -> field).
+DEEP_SIZES = {"--N": "N", "--n": "n", "--batch-size": "batch_size", "--realizations": "realizations"}
+
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """What ``bench`` measures. Defaults: the full suite of issue 7; :meth:`smoke` for CI.
+    """What ``bench`` measures. Defaults: the full suite of issues 7 and 16; :meth:`smoke_config` for CI.
 
     Attributes
     ----------
@@ -50,13 +54,21 @@ class BenchConfig:
     repeats : timed runs per measurement (medians over them); warm-up runs are extra.
     derive_repeats : cold ``derive`` runs (each about 100 s on 2 cores); 0 leaves it out.
     analytic_sizes, analytic_k, points : the analytic sweeps (N values, k, betas in 0.05..3).
+    analytic_cli : time the same sweep through the command line, beyond a one-beta run, at the first
+        size (two fresh processes per repeat; left out of a smoke run).
     lambdify_size : (N, k) of the first lambdified call; (9, 2) is what the k = 2 sweeps compile
         (the analytic problem is reduced exactly to n = min(N, 4k + 1)).
     N, n, batch_size, realizations, dtype, epochs : the deep runs (input width, examples per epoch,
         batch, R of the stacked run, float dtype, epochs per timed run).
-    torch : compare with PyTorch when it is installed.
-    threads : limit BLAS, PyTorch and our trainer's realization threads to this many in the deep and
-        scale training runs (threadpoolctl); None: each library's default, as a user gets it.
+    torch, jax : train the anchor (PyTorch, JAX) when it is installed.
+    threads : limit BLAS and our trainer's realization threads (threadpoolctl), and the anchors'
+        threads, to this many in the deep and scale training runs; None: each library's default, as
+        a user gets it. At most the cores available to the process.
+    sweep_workers, sweep_tasks, sweep_n, sweep_epochs, sweep_samples : the sweep section: tasks
+        (networks) on worker processes, examples per task, the two epoch counts whose difference is
+        timed, latent samples of the (cancelling) scoring.
+    eval_rows, task_preset : the evaluation record: rows scored, and the preset whose latent samples
+        and task size it uses.
     scale_analytic_N, scale_analytic_k : analytic solve time against N (k = 2) and k (N = 128).
     scale_deep_N, scale_batch_sizes, scale_realizations : one epoch against N, batch size and R
         (the others at ``N``, ``batch_size``, R = 1).
@@ -69,15 +81,24 @@ class BenchConfig:
     analytic_sizes: tuple[int, ...] = (128, 1600)
     analytic_k: int = 2
     points: int = 200
+    analytic_cli: bool = True
     lambdify_size: tuple[int, int] = (9, 2)
     N: int = 1600
     n: int = 1000
     batch_size: int = 100
     realizations: int = 8
     dtype: str = "float32"
-    epochs: int = 1
+    epochs: int = 3
     torch: bool = True
+    jax: bool = True
     threads: int | None = None
+    sweep_workers: int = 2
+    sweep_tasks: int = 4
+    sweep_n: int = 1000
+    sweep_epochs: tuple[int, int] = (2, 22)
+    sweep_samples: int = 10
+    eval_rows: int = 50
+    task_preset: str = "paper"
     scale_analytic_N: tuple[int, ...] = (128, 400, 1600, 6400)
     scale_analytic_k: tuple[int, ...] = (1, 2, 4, 8)
     scale_analytic_k_N: int = 128
@@ -88,42 +109,107 @@ class BenchConfig:
 
     @classmethod
     def smoke_config(cls, **overrides) -> "BenchConfig":
-        """Tiny sizes, one repetition, no cold derive, single-threaded BLAS: the CI run (seconds)."""
-        settings = dict(repeats=1, derive_repeats=0, analytic_sizes=(16, 32), points=10, lambdify_size=(3, 1),
-                        N=64, n=200, batch_size=50, realizations=2, scale_analytic_N=(16, 64), scale_analytic_k=(1, 2),
-                        scale_analytic_k_N=16, scale_deep_N=(32, 64), scale_batch_sizes=(25, 50),
-                        scale_realizations=(1, 2), threads=1, smoke=True)
+        """Tiny sizes, one repetition, single-threaded BLAS; no cold derive, no command-line analytic sweep, no
+        anchors (each starts fresh processes): the CI run (seconds)."""
+        settings = dict(repeats=1, derive_repeats=0, analytic_sizes=(16, 32), points=10, analytic_cli=False,
+                        lambdify_size=(3, 1),
+                        N=64, n=200, batch_size=50, realizations=2, epochs=1, torch=False, jax=False,
+                        sweep_tasks=2, sweep_n=100, sweep_epochs=(1, 3), sweep_samples=2, eval_rows=10, task_preset="quick",
+                        scale_analytic_N=(16, 64), scale_analytic_k=(1, 2), scale_analytic_k_N=16,
+                        scale_deep_N=(32, 64), scale_batch_sizes=(25, 50), scale_realizations=(1, 2), threads=1,
+                        smoke=True)
         settings.update(overrides)
         return cls(**settings)
 
     def __post_init__(self) -> None:
+        from betavae_sym.experiments.executors import available_cores
+        from betavae_sym.experiments.settings import PRESETS
+
         unknown = [s for s in self.sections if s not in SECTIONS]
         if unknown or not self.sections:
             raise BadInput(f"--only: unknown section '{','.join(unknown)}'; choose from {', '.join(SECTIONS)}")
         if self.dtype not in DTYPES:
             raise BadInput(f"--dtype: '{self.dtype}' is not one of {', '.join(DTYPES)}")
         for name in ("repeats", "derive_jobs", "analytic_k", "points", "N", "n", "batch_size", "realizations",
-                     "epochs", "scale_analytic_k_N"):
+                     "epochs", "scale_analytic_k_N", "sweep_workers", "sweep_tasks", "sweep_n", "sweep_samples",
+                     "eval_rows"):
             _positive(getattr(self, name), name)
         if self.threads is not None:
             _positive(self.threads, "threads")
+            cores = available_cores()
+            if self.threads > cores:
+                raise BadInput(f"{self.threads} threads exceed the {cores} cores this process may use; "
+                               f"give at most {cores} (more threads than cores only measure contention)",
+                               parameter="threads")
         if not isinstance(self.derive_repeats, int) or self.derive_repeats < 0:
             raise BadInput(f"--derive-repeats: {self.derive_repeats!r} must be a non-negative integer")
         for name in ("analytic_sizes", "lambdify_size", "scale_analytic_N", "scale_analytic_k", "scale_deep_N",
-                     "scale_batch_sizes", "scale_realizations"):
+                     "scale_batch_sizes", "scale_realizations", "sweep_epochs"):
             for value in getattr(self, name):
                 _positive(value, name)
+        if len(self.sweep_epochs) != 2 or self.sweep_epochs[0] >= self.sweep_epochs[1]:
+            raise BadInput(f"sweep epochs: {self.sweep_epochs!r} must be two epoch counts, the first smaller")
+        if self.task_preset not in PRESETS:
+            raise BadInput(f"'{self.task_preset}' is not one of {', '.join(PRESETS)}", parameter="task_preset")
         if self.analytic_k > min(self.analytic_sizes):
             raise BadInput(f"analytic k = {self.analytic_k} exceeds N = {min(self.analytic_sizes)}")
         if self.lambdify_size[1] > self.lambdify_size[0]:
             raise BadInput(f"lambdify size: k = {self.lambdify_size[1]} exceeds N = {self.lambdify_size[0]}")
         if max(self.scale_analytic_k) > self.scale_analytic_k_N:
             raise BadInput(f"scale: k = {max(self.scale_analytic_k)} exceeds N = {self.scale_analytic_k_N}")
-        if self.batch_size > self.n or max(self.scale_batch_sizes) > self.n:
-            raise BadInput(f"--batch-size: {max(self.batch_size, *self.scale_batch_sizes)} exceeds the "
-                           f"{self.n} examples of an epoch; use a smaller batch")
+        batches = (self.batch_size, *self.scale_batch_sizes) if "scale" in self.sections else (self.batch_size,)
+        if max(batches) > self.n:
+            raise BadInput(f"--batch-size: {max(batches)} exceeds the {self.n} examples of an epoch; "
+                           "use a smaller batch")
+        if "sweep" in self.sections and self.batch_size > self.sweep_n:
+            raise BadInput(f"--batch-size: {self.batch_size} exceeds the {self.sweep_n} examples of a sweep task")
         if self.N < 2:
             raise BadInput(f"--N: {self.N} must be at least 2 (k = 2 latent units)")
+        _check_memory(self)
+
+
+def deep_memory_bytes(config: BenchConfig) -> int:
+    """About the most memory the deep and scale training runs hold at once, in bytes.
+
+    The n x N inputs (and the trainer's contiguous copy), R x P parameters with
+    their gradients and Adam's two moments, and the activations of a minibatch
+    (about 8 x R x B x N values); N, B and R at their largest over the deep and
+    scale runs of ``config``.
+    """
+    from betavae_sym.deep.model import Architecture
+
+    wide = max(config.N, *config.scale_deep_N) if "scale" in config.sections else config.N
+    batch = max(config.batch_size, *config.scale_batch_sizes) if "scale" in config.sections else config.batch_size
+    stack = max(config.realizations, *config.scale_realizations) if "scale" in config.sections else config.realizations
+    values = 2 * config.n * wide + 4 * stack * Architecture(N=wide).n_params() + 8 * stack * batch * wide
+    return values * np.dtype(config.dtype).itemsize
+
+
+def _machine_memory() -> int | None:
+    """Physical memory in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if count < 1024 or unit == "EiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{count:.0f} B"
+        count /= 1024
+
+
+def _check_memory(config: BenchConfig) -> None:
+    """BadInput, before anything is allocated, when the training runs would not fit in this machine's memory."""
+    if not {"deep", "scale"} & set(config.sections):
+        return
+    total = _machine_memory()
+    need = deep_memory_bytes(config)
+    if total is not None and need > total:
+        sizes = ", ".join(f"{flag} {getattr(config, field)}" for flag, field in DEEP_SIZES.items())
+        raise BadInput(f"{sizes}: the deep runs would need about {_bytes(need)} of memory, more than this "
+                       f"machine's {_bytes(total)}; give smaller sizes")
 
 
 def _positive(value, name: str) -> None:
@@ -131,53 +217,10 @@ def _positive(value, name: str) -> None:
         raise BadInput(f"--{name.replace('_', '-')}: {value!r} must be a positive integer")
 
 
-# ---------------------------------------------------------------- records
-
-
-def measurement(section: str, name: str, config: dict, values, unit: str = "s", note: str | None = None,
-                **extra) -> dict:
-    """One record: ``config``, ``median``/``min``/``max`` of ``values``, ``runs``, ``unit`` and ``extra`` fields."""
-    values = [float(v) for v in values]
-    record = {"section": section, "name": name, "config": config, "unit": unit,
-              "median": statistics.median(values) if values else None,
-              "min": min(values) if values else None, "max": max(values) if values else None,
-              "runs": len(values), "values": values, "load_average_1min": os.getloadavg()[0]}
-    if note is not None:
-        record["note"] = note
-    record.update(extra)
-    return record
-
-
-def _median(values) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def _timed(function, *args, **kwargs) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
-class _Progress:
-    """One tqdm bar on stderr, one tick per timed run."""
-
-    def __init__(self, enabled: bool):
-        from tqdm import tqdm
-
-        self.bar = tqdm(desc="bench", unit="run", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
-
-    def step(self, what: str) -> None:
-        self.bar.set_description(f"bench {what}")
-        self.bar.update()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 # ---------------------------------------------------------------- analytic
 
 
-def analytic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
+def analytic_section(config: BenchConfig, progress: Progress) -> list[dict]:
     """A ``points``-point beta sweep (0.05..3), numeric solver vs closed form, at each N of ``analytic_sizes``.
 
     Numeric: :func:`betavae_sym.linear.sweep.sweep_problem` (multistart solves
@@ -202,7 +245,7 @@ def analytic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
         sweep_problem(make_problem(A), betas[:2])  # warm-up: compile
         numeric, closed, gap, converged = [], [], 0.0, True
         for _ in range(config.repeats):
-            seconds, result = _timed(lambda: sweep_problem(make_problem(A), betas))
+            seconds, result = timed(lambda: sweep_problem(make_problem(A), betas))
             numeric.append(seconds)
             gap = max(gap, max(r["closed_form_gap"] for r in result.records))
             converged = converged and all(r["converged"] for r in result.records)
@@ -212,7 +255,7 @@ def analytic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
                 problem = make_problem(A)
                 return evaluate(problem, closed_form_parameters(problem, betas), betas)
 
-            closed.append(_timed(closed_form_sweep)[0])
+            closed.append(timed(closed_form_sweep)[0])
             progress.step(f"analytic N={N} closed form")
         setting = {"N": N, "k": k, "points": config.points, "betas": [0.05, 3.0], "mixing": "paper",
                    "reduced_n": min(N, 4 * k + 1)}
@@ -220,8 +263,46 @@ def analytic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
                                    all_converged=converged, max_closed_form_gap=gap))
         records.append(measurement("analytic", "sweep_closed_form", {**setting, "solver": "closed_form"}, closed,
                                    max_closed_form_gap=gap,
-                                   speedup_vs_numeric=_median([a / b for a, b in zip(numeric, closed)])))
+                                   speedup_vs_numeric=median([a / b for a, b in zip(numeric, closed)])))
+    records.append(analytic_cli_record(config, progress))
     return records
+
+
+def analytic_cli_record(config: BenchConfig, progress: Progress) -> dict:
+    """What a ``points``-point sweep costs through the command line beyond a one-beta run (issue 16, item 5).
+
+    Each repeat runs, each in a fresh interpreter and one after the other,
+    ``python -m betavae_sym analytic --mixing paper --N N --betas 0.05:3:POINTS --json F --no-progress``
+    and the same with ``--betas 1``; the value is the difference of their wall
+    times (interpreter start, imports and compiling cancel). ``max_closed_form_gap``:
+    the largest ``closed_form_gap`` in the sweep's JSON over all repeats.
+    """
+    N = config.analytic_sizes[0]
+    grid = f"0.05:3:{config.points}"
+    command = (f"betavae-sym analytic --mixing paper --N {N} --k {config.analytic_k} --betas {grid} --json F "
+               "--no-progress")
+    setting = {"command": command, "baseline": command.replace(grid, "1"), "N": N, "k": config.analytic_k,
+               "points": config.points, "process": "fresh, one per run"}
+    if not config.analytic_cli:
+        return measurement("analytic", "cli_sweep_beyond_one_beta", setting, [],
+                           note="left out of a smoke run: two fresh processes of a few seconds each per repeat; "
+                                "bench --only analytic measures it")
+    extra, walls, gap = [], {grid: [], "1": []}, 0.0
+    with tempfile.TemporaryDirectory(prefix="betavae-bench-analytic-") as tmp:
+        target = os.path.join(tmp, "sweep.json")
+        for _ in range(config.repeats):
+            for betas in (grid, "1"):
+                seconds, _ = fresh_process(["-m", "betavae_sym", "analytic", "--mixing", "paper", "--N", str(N),
+                                            "--k", str(config.analytic_k), "--betas", betas, "--json", target,
+                                            "--no-progress"], "analytic (command line)")
+                walls[betas].append(seconds)
+                if betas == grid:
+                    with open(target) as handle:
+                        gap = max(gap, max(r["closed_form_gap"] for r in json.load(handle)["records"]))
+                progress.step(f"analytic command line --betas {betas}")
+            extra.append(walls[grid][-1] - walls["1"][-1])
+    return measurement("analytic", "cli_sweep_beyond_one_beta", setting, extra, wall_seconds_sweep=median(walls[grid]), wall_seconds_one_beta=median(walls["1"]),
+                       max_closed_form_gap=gap)
 
 
 # ---------------------------------------------------------------- symbolic
@@ -250,18 +331,7 @@ print(json.dumps({"import_s": import_s, "first_s": first_s, "cached_s": cached_s
 """
 
 
-def _fresh_process(arguments: list[str], what: str) -> tuple[float, str]:
-    """Run ``python arguments`` in a new interpreter; (wall seconds, stdout); CheckFailed if it fails."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, *arguments], capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise CheckFailed(f"{what} failed in a fresh process (exit {done.returncode}): {last}")
-    return seconds, done.stdout
-
-
-def symbolic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
+def symbolic_section(config: BenchConfig, progress: Progress) -> list[dict]:
     """Cold ``betavae-sym derive`` and the first lambdified call, each in a fresh interpreter.
 
     ``derive_cold``: wall time of ``python -m betavae_sym derive --out TMP --jobs J``
@@ -282,7 +352,7 @@ def symbolic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
         times = []
         for _ in range(config.derive_repeats):
             with tempfile.TemporaryDirectory(prefix="betavae-bench-derive-") as tmp:
-                seconds, _ = _fresh_process(["-m", "betavae_sym", "derive", "--out", os.path.join(tmp, "d"),
+                seconds, _ = fresh_process(["-m", "betavae_sym", "derive", "--out", os.path.join(tmp, "d"),
                                              "--jobs", str(jobs), "--no-progress"], "derive")
             times.append(seconds)
             progress.step("symbolic derive (cold)")
@@ -290,7 +360,7 @@ def symbolic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
     N, k = config.lambdify_size
     first, cached, imports, walls = [], [], [], []
     for _ in range(config.repeats):
-        wall, out = _fresh_process(["-c", _FIRST_CALL_SCRIPT, str(N), str(k)], "first lambdified call")
+        wall, out = fresh_process(["-c", _FIRST_CALL_SCRIPT, str(N), str(k)], "first lambdified call")
         result = json.loads(out.strip().splitlines()[-1])
         if not result["finite"]:
             raise CheckFailed(f"first lambdified call: metrics at (N, k) = ({N}, {k}) are not finite")
@@ -301,144 +371,8 @@ def symbolic_section(config: BenchConfig, progress: _Progress) -> list[dict]:
         progress.step("symbolic first lambdified call")
     call_config = {"function": "betavae_sym.linear.compiled.metrics_function", "N": N, "k": k}
     records.append(measurement("symbolic", "first_lambdified_call", call_config, first,
-                               import_numpy_sympy_s=_median(imports), process_wall_s=_median(walls)))
+                               import_numpy_sympy_s=median(imports), process_wall_s=median(walls)))
     records.append(measurement("symbolic", "cached_call", call_config, cached))
-    return records
-
-
-# ---------------------------------------------------------------- deep
-
-
-@contextmanager
-def _thread_limit(threads: int | None):
-    """Limit BLAS (threadpoolctl) and PyTorch to ``threads`` threads inside the block; no limit for None."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    before = torch.get_num_threads() if torch is not None else None
-    try:
-        if torch is not None:
-            torch.set_num_threads(threads)
-        with threadpool_limits(threads):
-            yield
-    finally:
-        if torch is not None:
-            torch.set_num_threads(before)
-
-
-def _blas_threads() -> int | None:
-    from threadpoolctl import threadpool_info
-
-    counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
-    return max(counts) if counts else None
-
-
-def gemm_gflops(dtype, n: int = 1024, calls: int = 10) -> float:
-    """Best-of-``calls`` GEMM rate in GFLOP/s in ``dtype`` (:func:`betavae_sym.deep.bench.sgemm_gflops`)."""
-    from betavae_sym.deep.bench import sgemm_gflops
-
-    return sgemm_gflops(n, calls, dtype)
-
-
-def _torch_status(config: BenchConfig) -> tuple[bool, str | None, dict]:
-    """(use torch, note when not, its versions and threads)."""
-    if not config.torch:
-        return False, "PyTorch comparison switched off (--no-torch)", {}
-    try:
-        import torch
-    except ImportError:
-        return False, "PyTorch is not installed (it is not a dependency); pip install torch to compare", {}
-    if config.dtype != "float32":
-        return False, f"PyTorch comparison runs in float32 only; this run is {config.dtype}", {}
-    return True, None, {"torch_version": torch.__version__, "torch_threads": torch.get_num_threads()}
-
-
-def deep_section(config: BenchConfig, progress: _Progress) -> list[dict]:
-    """Training throughput (examples per second), ours R = 1 and R stacked, vs PyTorch and the GEMM peak.
-
-    Each repeat runs, in this order: the GEMM rate; our trainer
-    (:func:`betavae_sym.deep.train.train`, the paper's architecture, Adam,
-    ``epochs`` passes over ``n`` random examples of width ``N``) with R = 1, then
-    with R stacked realizations (examples counted over all realizations); then
-    PyTorch on the same network (:func:`betavae_sym.deep.bench.torch_examples_per_second`).
-    ``ratio_vs_torch``: median over repeats of ours / torch (torch trains one
-    network). ``fraction_of_sgemm_peak``: median over repeats of the Dense
-    layers' GFLOP/s (:meth:`Architecture.dense_flops_per_example`) over that
-    repeat's GEMM rate (SGEMM for float32, DGEMM for float64).
-    ``step_gemms``: the GEMMs of one training step alone on the layers' shapes
-    (:func:`betavae_sym.deep.bench.step_gemm_seconds`), whose examples per
-    second bound the trainer's; ``fraction_of_step_gemms``: ours over that bound
-    (for R stacked it can exceed 1: its threads each run single-threaded GEMMs).
-    """
-    from betavae_sym.deep.model import Architecture
-
-    dtype = np.dtype(config.dtype)
-    architecture = Architecture(N=config.N)
-    X = np.random.default_rng(0).standard_normal((config.n, config.N)).astype(dtype)
-    flops = architecture.dense_flops_per_example()
-    use_torch, torch_note, torch_info = _torch_status(config)
-    stacks = [1] if config.realizations == 1 else [1, config.realizations]
-    with _thread_limit(config.threads):
-        return _deep_runs(config, progress, dtype, architecture, X, flops, use_torch, torch_note, torch_info, stacks)
-
-
-def _deep_runs(config, progress, dtype, architecture, X, flops, use_torch, torch_note, torch_info, stacks):
-    from betavae_sym.deep.bench import step_gemm_seconds, torch_examples_per_second
-    from betavae_sym.deep.train import train
-
-    if use_torch:
-        import torch
-
-        torch_info = {**torch_info, "torch_threads": torch.get_num_threads()}
-    # warm-up: BLAS threads, buffers, torch kernels
-    warm = X[: min(config.n, 2 * config.batch_size)]
-    for R in stacks:
-        train(warm, 1.0, epochs=1, batch_size=config.batch_size, realizations=R, dtype=dtype, architecture=architecture,
-              threads=config.threads)
-    if use_torch:
-        torch_examples_per_second(warm, architecture, 1, config.batch_size)
-    gemm, step_gemms, seconds, throughput, torch_eps = [], [], {R: [] for R in stacks}, {R: [] for R in stacks}, []
-    for repeat in range(config.repeats):
-        gemm.append(gemm_gflops(dtype))
-        step_gemms.append(step_gemm_seconds(architecture, config.batch_size, dtype))
-        progress.step("deep GEMM")
-        for R in stacks:
-            result = train(X, 1.0, epochs=config.epochs, batch_size=config.batch_size, realizations=R, seed=repeat,
-                           dtype=dtype, architecture=architecture, threads=config.threads)
-            seconds[R].append(result.seconds / config.epochs)
-            throughput[R].append(result.examples_per_second)
-            progress.step(f"deep ours R={R}")
-        if use_torch:
-            torch_eps.append(torch_examples_per_second(X, architecture, config.epochs, config.batch_size, seed=repeat))
-            progress.step("deep torch")
-    base = {"N": config.N, "k": architecture.k, "n": config.n, "batch_size": config.batch_size,
-            "dtype": config.dtype, "epochs_per_run": config.epochs, "architecture": architecture.to_dict(),
-            "n_params_per_realization": architecture.n_params(), "dense_flops_per_example": flops, "optimizer": "Adam",
-            "threads": config.threads, "blas_threads": _blas_threads()}
-    gemm_name = "sgemm" if dtype == np.float32 else "dgemm"
-    records = [measurement("deep", gemm_name, {"n": 1024, "dtype": config.dtype, "calls": 10}, gemm, unit="GFLOP/s"),
-               measurement("deep", "step_gemms", {**base, "realizations": 1, "calls": 20}, step_gemms, unit="s/step",
-                           examples_per_second=config.batch_size / _median(step_gemms))]
-    torch_median = _median(torch_eps)
-    for R in stacks:
-        ratios = [a / b for a, b in zip(throughput[R], torch_eps)]
-        fractions = [e * flops / 1e9 / g for e, g in zip(throughput[R], gemm)]
-        of_step_gemms = [e * t / config.batch_size for e, t in zip(throughput[R], step_gemms)]
-        records.append(measurement(
-            "deep", "train_R1" if R == 1 else "train_stacked", {**base, "realizations": R}, seconds[R],
-            unit="s/epoch", note=torch_note, examples_per_second=_median(throughput[R]),
-            examples_per_second_min=min(throughput[R]), examples_per_second_max=max(throughput[R]),
-            torch_examples_per_second=torch_median, ratio_vs_torch=_median(ratios),
-            fraction_of_sgemm_peak=_median(fractions), fraction_of_step_gemms=_median(of_step_gemms)))
-    torch_seconds = [config.n / e for e in torch_eps]
-    records.append(measurement("deep", "train_torch", {**base, "realizations": 1, **torch_info}, torch_seconds,
-                               unit="s/epoch", note=torch_note, examples_per_second=torch_median))
     return records
 
 
@@ -453,7 +387,7 @@ def _slope(xs, ys) -> float | None:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
-def scale_section(config: BenchConfig, progress: _Progress) -> list[dict]:
+def scale_section(config: BenchConfig, progress: Progress) -> list[dict]:
     """How the cost grows: analytic solve time against N and k; one training epoch against N, batch size and R.
 
     Analytic: :func:`betavae_sym.linear.solve` and :func:`betavae_sym.linear.closed_form`
@@ -488,7 +422,7 @@ def scale_section(config: BenchConfig, progress: _Progress) -> list[dict]:
 
     def analytic(N, k, method):
         A = paper_mixing(N, k)
-        return lambda: _timed(method, A, 1.0)[0]
+        return lambda: timed(method, A, 1.0)[0]
 
     kN = config.scale_analytic_k_N
     for method, label in ((solve, "numeric"), (closed_form, "closed_form")):
@@ -504,7 +438,7 @@ def scale_section(config: BenchConfig, progress: _Progress) -> list[dict]:
     def epoch(N, batch_size, R):
         if N not in data:
             data[N] = rng.standard_normal((config.n, N)).astype(dtype)
-        with _thread_limit(config.threads):
+        with blas_limit(config.threads):
             result = train(data[N], 1.0, epochs=1, batch_size=batch_size, realizations=R, dtype=dtype,
                            architecture=Architecture(N=N), threads=config.threads)
         return result.seconds
@@ -527,7 +461,7 @@ def scale_section(config: BenchConfig, progress: _Progress) -> list[dict]:
 
 
 def machine_info() -> dict:
-    """Cores, CPU model, memory, load average, Python/NumPy/BLAS/torch versions."""
+    """Cores, CPU model, memory, Python/NumPy/BLAS versions and the anchors' (torch, jax, jaxlib, optax)."""
     model = platform.processor() or None
     try:
         with open("/proc/cpuinfo") as handle:
@@ -554,19 +488,24 @@ def machine_info() -> dict:
                 for i in threadpool_info() if i.get("user_api") == "blas"]
     except ImportError:
         pass
-    try:
-        import torch
-
-        torch_version = torch.__version__
-    except ImportError:
-        torch_version = None
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"nproc": nproc, "cpu_count": os.cpu_count(), "cpu_model": model, "memory_gib": memory,
             "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
-            "blas": blas, "torch": torch_version}
+            "blas": blas, **{name: _installed_version(name) for name in ("torch", "jax", "jaxlib", "optax")}}
 
 
-_RUNNERS = {"analytic": analytic_section, "symbolic": symbolic_section, "deep": deep_section, "scale": scale_section}
+def _installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, read without importing it (None when absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+_RUNNERS = {"analytic": analytic_section, "symbolic": symbolic_section, "deep": deep_section,
+            "sweep": sweep_section, "scale": scale_section}
 
 
 def run_bench(config: BenchConfig, *, progress: bool = False) -> dict:
@@ -575,7 +514,7 @@ def run_bench(config: BenchConfig, *, progress: bool = False) -> dict:
 
     started = time.time()
     load_start = list(os.getloadavg())
-    bar = _Progress(progress)
+    bar = Progress(progress)
     measurements = []
     try:
         for section in SECTIONS:
@@ -601,4 +540,5 @@ def _jsonable(value):
     return value
 
 
-__all__ = ["SECTIONS", "DTYPES", "BenchConfig", "run_bench", "measurement", "machine_info", "gemm_gflops"]
+__all__ = ["SECTIONS", "DTYPES", "BenchConfig", "run_bench", "measurement", "machine_info", "deep_memory_bytes",
+           "deep_section", "sweep_section"]

@@ -62,15 +62,17 @@ def preview_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.data.synthetic import build_dataset
     from betavae_sym.errors import BadInput
-    from betavae_sym.fileio import atomic_write_bytes, ensure_writable_dir
+    from betavae_sym.fileio import atomic_write_bytes, check_writable_file, ensure_writable_dir
 
     if args.n < 1 or args.n > 400:
         raise BadInput(f"--n: {args.n} samples; draw between 1 and 400")
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise BadInput(f"--out: '{out}' does not end in .png; give a PNG file name")
+    spec = dataset_spec(args, n=args.n, standardize=False)  # validates the dataset options
+    check_writable_file(out, "out")  # creates nothing: bad input leaves no trace
+    dataset = build_dataset(spec)
     ensure_writable_dir(out.parent if str(out.parent) else Path("."), "--out")
-    dataset = build_dataset(dataset_spec(args, n=args.n, standardize=False))
     cols = math.ceil(math.sqrt(args.n))
     rows = math.ceil(args.n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.4 * rows + 0.4), squeeze=False)

@@ -248,8 +248,17 @@ class DatasetSpec(Spec):
                 "digit_indices": _digit_text(self.digit_indices)}
 
 
+#: Bytes per pixel of each example while a dataset is built and used: about five float64 (n, N) arrays at
+#: once (the normal draws, the noise, X raw and standardized, a temporary), and a trainer's float32 copy.
+DATASET_BYTES_PER_PIXEL = 5 * 8 + 4
+
+
 def build_dataset(spec: DatasetSpec) -> SyntheticDataset:
-    """The dataset that ``spec`` describes (BadInput when its digits or its MNIST folder do not exist)."""
+    """The dataset that ``spec`` describes (BadInput when its digits or its MNIST folder do not exist, or when
+    it would not fit in memory, see :data:`DATASET_BYTES_PER_PIXEL`)."""
+    from betavae_sym.validate import memory
+
+    memory(DATASET_BYTES_PER_PIXEL * spec.n * CANVAS**2, "n", spec.n, what=" for the dataset")
     mnist = load_mnist(spec.mnist)
     common = dict(n=spec.n, sigma_eta=spec.sigma_eta, seed=spec.data_seed, standardize=spec.standardize, mnist=mnist)
     if spec.dataset == "mixed-digits":

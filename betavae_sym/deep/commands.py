@@ -105,27 +105,21 @@ def gradcheck_handler(args: argparse.Namespace) -> int:
     return 0
 
 
-# the synthetic datasets hold about five float64 (n, N) arrays at once while they are built
-# (the normal draws, the noise, X raw and standardized, a temporary), and the trainer a float32 copy
-_DATASET_BYTES_PER_ENTRY = 5 * 8 + 4
-
-
 def train_handler(args: argparse.Namespace) -> int:
     import sys
 
     import numpy as np
 
     from betavae_sym.data.commands import dataset_spec
-    from betavae_sym.data.synthetic import CANVAS, build_dataset
+    from betavae_sym.data.synthetic import build_dataset
     from betavae_sym.deep.model import Architecture
     from betavae_sym.deep.train import TrainingDiverged, check_save_path, save_result, train
-    from betavae_sym.validate import count, memory
+    from betavae_sym.validate import count
 
     if args.save is not None:
         check_save_path(args.save)
     _check_json_target(args.json)
     n = count(args.n, "n")
-    memory(n * CANVAS**2 * _DATASET_BYTES_PER_ENTRY, "n", n, what=" for the dataset")
     dataset = build_dataset(dataset_spec(args, n=n, standardize=not args.no_standardize))
     architecture = Architecture(N=dataset.N, k=count(args.latent, "latent", maximum=dataset.N),
                                 encoder_hidden=args.encoder_hidden, decoder_hidden=args.decoder_hidden)

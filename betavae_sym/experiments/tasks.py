@@ -113,11 +113,17 @@ def preload_dataset(settings: SweepSettings, dataset: SyntheticDataset) -> None:
 
 
 def architecture_of(training: TrainingSpec, N: int):
-    """The network of ``training`` for inputs of size ``N`` (BadInput when the sizes do not fit)."""
+    """The network of ``training`` for inputs of size ``N`` (BadInput when the sizes do not fit, or when
+    training one network, its parameters, gradients and Adam's two moments, would not fit in memory)."""
     from betavae_sym.deep.model import Architecture
+    from betavae_sym.validate import memory
 
-    return Architecture(N=N, k=training.latent, encoder_hidden=training.encoder_hidden,
-                        decoder_hidden=training.decoder_hidden)
+    architecture = Architecture(N=N, k=training.latent, encoder_hidden=training.encoder_hidden,
+                                decoder_hidden=training.decoder_hidden)
+    widest = max(("encoder_hidden", "decoder_hidden"), key=lambda name: max(getattr(training, name), default=0))
+    memory(4 * architecture.n_params() * np.dtype(training.dtype).itemsize, widest, getattr(training, widest),
+           what=" for one network")
+    return architecture
 
 
 def run_task(task: Task, dataset: SyntheticDataset | None = None) -> dict:

@@ -52,15 +52,85 @@ def register(subparsers) -> None:
     analytic.set_defaults(handler=analytic_handler)
 
 
+#: Largest condition number of Sigma_x accepted for a mixing file: float64 keeps about 16 digits, and past
+#: 1e12 fewer than 4 are left for the noise directions; the solver then fails (measured with A A^T + I: the
+#: paper's 6 x 2 matrix times 1e4 to 1e8 does not converge, times 1e12 or more makes a singular Hessian).
+MAX_CONDITION = 1e12
+
+#: Largest beta accepted: the numeric optimum's rounding error grows like beta x 1.5e-17 nats (the
+#: ``closed_form_gap`` of the paper's 4 x 2 matrix: 1.5e-7 at beta = 1e10, 1.5e-2 at 1e15, 1.5e283 at 1e300,
+#: each reported as converged).
+BETA_LIMIT = 1e12
 
 
-def _prepare_output(option: str, target: str | None) -> None:
+def _check_conditioning(data, spec: str) -> None:
+    """Refuse (BadInput naming ``--mixing``) data whose ``Sigma_x = A A^T + Psi`` float64 cannot resolve.
+
+    Bound on its condition number: ``(sigma_max(A)^2 + max Psi) / min Psi``; not applied to a given Sigma_x.
+    """
+    import numpy as np
+
+    from betavae_sym.errors import BadInput
+
+    if data.noise_var is None:
+        return
+    A, noise = data.A, np.atleast_1d(data.noise_var)
+    scale = np.max(np.abs(A))
+    largest = scale * np.linalg.norm(A / scale, 2)  # sigma_max(A), scaled: no overflow
+    with np.errstate(over="ignore"):  # an overflow is a condition number above any bound
+        bound = (largest / np.sqrt(noise.min())) ** 2 + noise.max() / noise.min()
+    if not bound <= MAX_CONDITION:
+        raise BadInput(f"'{spec}' has largest singular value {largest:.3g}, so Sigma_x = A A^T + noise has condition "
+                       f"number about {bound:.3g}, above {MAX_CONDITION:.0e}: float64 cannot resolve its noise "
+                       f"directions; rescale A", parameter="mixing")
+
+
+def _check_memory(N: int, k: int, *, source: str | None = None) -> None:
+    """Refuse an N x k problem whose solver would not fit in memory (BadInput naming ``--mixing`` when the
+    matrix comes from the file ``source``, else ``--N`` or ``--k``, whichever the estimate grows with most).
+
+    Estimate, measured with peak RSS: about 40 bytes per row of A for each column of A and of the reduced
+    basis Q (N x n, n = min(N, 4k + 1)), and 400 bytes per squared parameter (the batched Hessians,
+    p = 3kn + 2k + n parameters; measured 310-350 at k = 8 and 12).
+    """
+    from betavae_sym.validate import memory
+
+    capped_N, capped_k = min(N, 10**20), min(k, 10**20)  # keeps the estimate a finite float
+    n = min(capped_N, 4 * capped_k + 1)
+    p = 3 * capped_k * n + 2 * capped_k + n
+    rows, hessians = 40.0 * capped_N * (capped_k + n), 400.0 * p * p
+    if source is not None:
+        parameter, value = "mixing", source
+    else:
+        parameter, value = ("N", N) if rows > hessians else ("k", k)
+    memory(rows + hessians, parameter, value, what=f" for an N = {N}, k = {k} problem")
+
+
+def _outputs(args: argparse.Namespace) -> dict:
+    """``{path: parameter}`` of every file the command would write (``--plot`` writes its PNG and SVG);
+    BadInput, before anything is computed, unless each can be written and they are distinct."""
     from pathlib import Path
 
-    from betavae_sym.fileio import ensure_writable_dir
+    from betavae_sym.errors import BadInput
+    from betavae_sym.fileio import check_writable_file
 
-    if target not in (None, "-"):
-        ensure_writable_dir(Path(target).parent, option)
+    if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):
+        raise BadInput(f"--plot: '{args.plot}' must end in .png or .svg")
+    targets = [(args.json, "json"), (args.csv, "csv")]
+    if args.plot is not None:
+        targets += [(str(Path(args.plot).with_suffix(suffix)), "plot") for suffix in (".png", ".svg")]
+    outputs = {}
+    for target, parameter in targets:
+        if target in (None, "-"):
+            continue
+        path = Path(target)
+        if path.resolve() in {p.resolve() for p in outputs}:
+            other = next(p for q, p in outputs.items() if q.resolve() == path.resolve())
+            raise BadInput(f"'{target}' is also where --{other} writes; give each output its own file",
+                           parameter=parameter)
+        check_writable_file(path, parameter)
+        outputs[path] = parameter
+    return outputs
 
 
 def _csv_text(result) -> str:
@@ -99,29 +169,38 @@ def analytic_handler(args: argparse.Namespace) -> int:
 
     from betavae_sym.argtypes import parse_betas
     from betavae_sym.errors import BadInput, CheckFailed
-    from betavae_sym.fileio import atomic_write_text
+    from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
     from betavae_sym.linear.gaussian_data import load_data
     from betavae_sym.linear.mixing import load_mixing
     from betavae_sym.linear.problem import data_problem
-    from betavae_sym.validate import positive_number
+    from betavae_sym.validate import count, memory, positive_number
 
     betas = parse_betas(args.betas, allow_zero=False)
+    if betas[-1] > BETA_LIMIT:
+        raise BadInput(f"{betas[-1]:g} is above {BETA_LIMIT:g}, where the solver's rounding error (about beta x "
+                       f"1.5e-17 nats) makes the numbers unreliable; use betas <= {BETA_LIMIT:g}", parameter="betas")
+    memory(2000.0 * len(betas), "betas", args.betas, what=" for the sweep's records (about 2 kB per beta)")
+    seed = count(args.seed, "seed", minimum=0)
+    if args.mixing == "paper" and 1 <= args.k <= args.N:
+        _check_memory(args.N, args.k)  # before paper_mixing allocates A
     A, name = load_mixing(args.mixing, args.N, args.k)
+    if args.mixing != "paper":
+        _check_memory(*A.shape, source=args.mixing)
     data, description = load_data(A, noise_var=args.noise_var, sigma_x=args.sigma_x)
+    _check_conditioning(data, args.mixing)
     sigma_y2 = positive_number(args.sigma_y2, "sigma_y2")
-    if args.plot is not None and Path(args.plot).suffix not in (".png", ".svg"):
-        raise BadInput(f"--plot: '{args.plot}' must end in .png or .svg")
-    for option, target in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)):
-        _prepare_output(option, target)
+    outputs = _outputs(args)
 
     from betavae_sym.linear.sweep import sweep_problem
 
-    problem = data_problem(data, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=args.seed)
+    problem = data_problem(data, fix_decoder=A if args.fix_decoder else None, sigma_y2=sigma_y2, seed=seed)
     warnings = []
-    result = sweep_problem(problem, betas, seed=args.seed, progress=not args.no_progress, mixing=name,
+    result = sweep_problem(problem, betas, seed=seed, progress=not args.no_progress, mixing=name,
                            data=description, warn=warnings.append)
     for line in warnings + [entry["reason"] for entry in result.ambiguous.values()]:
         sys.stderr.write(f"betavae-sym analytic: warning: {line}\n")
+    for path in outputs:
+        ensure_writable_dir(path.parent if str(path.parent) else Path("."), f"--{outputs[path]}")
     if args.json is not None:
         text = json.dumps(result.to_dict(), indent=2) + "\n"
         if args.json == "-":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +34,20 @@ def read_matrix(path, name: str) -> np.ndarray:
     path = Path(path)
     if path.suffix not in (".npy", ".csv"):
         raise BadInput(f"'{path}' is not a .npy or .csv file", parameter=name)
+    if path.is_dir():
+        raise BadInput(f"'{path}' is a folder; give a {path.suffix} file", parameter=name)
     if not path.is_file():
         raise BadInput(f"file '{path}' does not exist", parameter=name)
     try:
-        if path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-        else:
-            array = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadInput(f"cannot read '{path}' as a numeric matrix ({str(exc).splitlines()[0][:120]})",
-                       parameter=name) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # loadtxt warns, then returns nothing, on an empty file
+            if path.suffix == ".npy":
+                array = np.load(path, allow_pickle=False)
+            else:
+                array = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    except (OSError, ValueError, EOFError, UserWarning, MemoryError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise BadInput(f"cannot read '{path}' as a numeric matrix ({reason})", parameter=name) from None
     if not np.issubdtype(np.asarray(array).dtype, np.number) or np.iscomplexobj(array):
         raise BadInput(f"'{path}' does not hold real numbers", parameter=name)
     return np.asarray(array, dtype=np.float64)

@@ -2,7 +2,8 @@
 
 ``check`` JSON (``--json PATH|-``), stable: a list of
 ``{"id", "claim", "location", "status", "printed", "corrected", "evidence", "caveat", "protocol"}``,
-status one of verified | erratum | refuted | not-checkable | crashed.
+status one of verified | erratum | refuted | not-checkable | crashed. ``check --list --json PATH|-`` runs
+nothing and writes the list of ``{"id", "claim", "location"}``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def register(subparsers) -> None:
                     "form), refuted (with the measured evidence) or not-checkable (with the reason). Exit 0 when "
                     "every check reached a verdict, 1 when a check crashed.")
     check.add_argument("--only", nargs="+", metavar="ID", help="run only these checks (see --list)")
-    check.add_argument("--list", action="store_true", help="list the check ids and claims, run nothing")
+    check.add_argument("--list", action="store_true",
+                       help="list the check ids and claims, run nothing (with --json: id, claim, location as JSON)")
     check.add_argument("--json", metavar="PATH", help="write the verdicts as JSON ('-' for standard output)")
     check.add_argument("--preset", default=PRESETS[0], choices=PRESETS,
                        help="deep sweep preset and analytic grid for the figure claims (default decide: the "
@@ -49,29 +51,28 @@ def register(subparsers) -> None:
 
 
 def check_handler(args) -> int:
-    import json
     import sys
     from pathlib import Path
 
     from betavae_sym.errors import CheckFailed
-    from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
+    from betavae_sym.fileio import check_writable_folder, check_writable_file
     from betavae_sym.paper_checks import Context, run_checks, select, table
 
     checks = select(args.only)
-    if args.list:
-        for c in checks:
-            sys.stdout.write(f"{c.id:<30} {c.claim}\n")
-        return 0
     if args.json not in (None, "-"):
-        ensure_writable_dir(Path(args.json).parent, "--json")
+        check_writable_file(Path(args.json), "json")  # before any check runs; creates nothing
+    if args.list:
+        listing = [{"id": c.id, "claim": c.claim, "location": c.location} for c in checks]
+        if args.json is None:
+            sys.stdout.write("".join(f"{c['id']:<30} {c['claim']}\n" for c in listing))
+        else:
+            _write_json(args.json, listing)
+        return 0
+    check_writable_folder(Path(args.sweeps), "sweeps")  # where the deep sweeps would be stored
     context = Context(preset=args.preset, sweeps_dir=Path(args.sweeps), jobs=args.jobs, progress=not args.no_progress)
     results = run_checks(checks, context, progress=not args.no_progress)
     if args.json is not None:
-        text = json.dumps([r.to_json() for r in results], indent=2) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            atomic_write_text(Path(args.json), text)
+        _write_json(args.json, [r.to_json() for r in results])
     (sys.stderr if args.json == "-" else sys.stdout).write(table(results))
     crashed = [r for r in results if r.status == "crashed"]
     for r in crashed:
@@ -79,6 +80,22 @@ def check_handler(args) -> int:
     if crashed:
         raise CheckFailed(f"{len(crashed)} check(s) crashed: {', '.join(r.id for r in crashed)}")
     return 0
+
+
+def _write_json(target: str, document) -> None:
+    """``document`` as indented JSON to standard output (``target == "-"``) or atomically to the file ``target``."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from betavae_sym.fileio import atomic_write_text, ensure_writable_dir
+
+    text = json.dumps(document, indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        ensure_writable_dir(Path(target).parent if str(Path(target).parent) else Path("."), "--json")
+        atomic_write_text(Path(target), text)
 
 
 def reproduce_handler(args) -> int:
