@@ -57,16 +57,21 @@ THEORY_POPULATION_METRICS = ("elbo", "tie", "tie_rotation", "mie", "recon", "kl"
                              "rotation_angle_deg")
 
 
-def gaussian_data_of(dataset) -> GaussianData:
-    """The data as fed to the network of a mixed-digits ``dataset`` (a
-    :class:`~betavae_sym.data.synthetic.SyntheticDataset`), as :class:`GaussianData` (module docstring).
-
-    BadInput for the positioned digit: its pixels are not a linear-Gaussian function of the sources.
-    """
-    if dataset.name != "mixed-digits":
-        raise BadInput(f"{dataset.name}: the images are a nonlinear function of the sources (a digit moved by them), "
+def check_gaussian(name: str) -> None:
+    """BadInput unless the dataset ``name`` is Gaussian (mixed digits): the positioned digit's pixels are not a
+    linear-Gaussian function of the sources."""
+    if name != "mixed-digits":
+        raise BadInput(f"{name}: the images are a nonlinear function of the sources (a digit moved by them), "
                        "so the linear theory has no exact optimum for them; only mixed-digits is Gaussian",
                        parameter="dataset")
+
+
+def gaussian_data_of(dataset) -> GaussianData:
+    """The data as fed to the network of a mixed-digits ``dataset`` (a
+    :class:`~betavae_sym.data.synthetic.SyntheticDataset`), as :class:`GaussianData` (module docstring);
+    BadInput for another (:func:`check_gaussian`).
+    """
+    check_gaussian(dataset.name)
     data = GaussianData.from_noise(dataset.A, dataset.sigma_eta**2)
     standardization = dataset.standardization
     return data if standardization is None else data.standardized(standardization.mean, standardization.std)
