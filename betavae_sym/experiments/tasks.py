@@ -44,12 +44,17 @@ import io
 import socket
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from betavae_sym.data.synthetic import DataSplit, DatasetSpec, build_split
 from betavae_sym.experiments.metrics import SCALAR_METRICS
 from betavae_sym.experiments.settings import SweepSettings, TrainingSpec, sha256_hex
+
+if TYPE_CHECKING:
+    from betavae_sym.data.synthetic import SyntheticDataset
+    from betavae_sym.experiments.theory import DatasetTheory
 
 #: The theory's values stored per task (mixed digits), ``theory_<name>``.
 THEORY_METRICS = tuple(f"theory_{name}" for name in ("elbo", "tie", "tie_rotation", "mie", "recon", "kl",
@@ -117,7 +122,7 @@ class SweepData:
 
     split: DataSplit
     heldout: int
-    theory: object | None
+    theory: DatasetTheory | None
 
     @classmethod
     def build(cls, dataset: DatasetSpec, heldout: int) -> SweepData:
@@ -129,7 +134,7 @@ class SweepData:
                    theory=DatasetTheory.of(split.train) if dataset.dataset == "mixed-digits" else None)
 
     @property
-    def train_view(self):
+    def train_view(self) -> SyntheticDataset:
         """The training rows the training-row metrics are computed on."""
         return self.split.train_view(self.heldout)
 
