@@ -204,12 +204,9 @@ class Context:
             from betavae_sym.experiments.settings import preset_sweeps
             from betavae_sym.experiments.sweep import run_sweeps
 
-            overlays = None
-            if self.analytic_run is not None:
-                overlays = {"mixed-digits": self.analytic_run["full"].records}
             self.deep_run = run_sweeps(Path(self.sweeps_dir), preset_sweeps(self.preset, DEEP_DATASETS,
                                                                              **self.sweep_options),
-                                       label=self.preset, progress=self.progress, overlays=overlays)
+                                       label=self.preset, progress=self.progress)
         return self.deep_run
 
     def summary(self, dataset: str) -> dict:
