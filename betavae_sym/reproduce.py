@@ -10,7 +10,8 @@ it; the exit status is 1. Layout of ``out``::
     figure3.png/.svg  figure3-fixed-decoder.png/.svg
     derivations/*.md
     .cache/derivations.json  (the symbolic run, reused while its sources and versions are unchanged)
-    sweeps/  (<dataset>-<preset>.db stores, resumed; summaries JSON/CSV; figure4, figure4e, figure5, figure5e)
+    sweeps/  (<dataset>-<preset>.db stores, resumed; summaries JSON/CSV; figure4, figure4-rotation, figure4e,
+              figure5, figure5-rotation, figure5e)
     sweeps/positioned-digit-scale-0.5/  (Figure 5's sweep at the second position scale, the same files)
 
 The default preset is the deciding one (``decide``, about 30 minutes on 2
@@ -164,12 +165,21 @@ def _analytic(run: ReproduceRun) -> str:
 
 
 _DEEP_CAPTIONS = {
-    "figure4": "Figure 4 A–D: deep β-VAE on mixed digits; ELBO, TIE, reconstruction and KL against β "
-               "(mean over realizations solid, min and max dashed)",
+    "figure4": "Figure 4 A–D: deep β-VAE on mixed digits; ELBO, TIE, reconstruction and KL against β on held-out "
+               "rows (mean over realizations solid, min and max dashed), the training-row mean beside it (thin, as "
+               "in the paper), and the exact linear optimum for the same data as fed to the networks (curve: "
+               "population; markers: on the same held-out rows)",
+    "figure4-rotation": "Mixed digits, rotation panel: TIE at the best signed permutation and at the best rotation, "
+                        "with the exact optimum's; how far the best rotation turns the latent axes, and their angle "
+                        "to the exact optimum's axes (held-out rows)",
+    "figure5-rotation": "Positioned digit, rotation panel: TIE at the best signed permutation and at the best "
+                        "rotation; how far the best rotation turns the latent axes, and the angle between the two "
+                        "units' directions in position space (held-out rows)",
     "figure4e": "Figure 4E: mixed digits, latent traversals of realization 0 at the smallest and the largest β "
                 "(decoded images over a grid of the two latent units, in prior standard deviations)",
-    "figure5": "Figure 5 A–D: deep β-VAE on a positioned digit; ELBO, TIE, reconstruction and KL against β "
-               "(mean over realizations solid, min and max dashed)",
+    "figure5": "Figure 5 A–D: deep β-VAE on a positioned digit; ELBO, TIE, reconstruction and KL against β on "
+               "held-out rows (mean over realizations solid, min and max dashed), the training-row mean beside it "
+               "(thin, as in the paper)",
     "figure5e": "Figure 5E: positioned digit, latent traversals of realization 0 at the smallest and the largest β "
                 "(decoded images over a grid of the two latent units, in prior standard deviations)"}
 

@@ -149,6 +149,11 @@ BAD = {
         "--json": output_file(".json"),
         "--csv": output_file(".csv"),
         "--plot": output_file(".png") | output_file(".svg") | st.sampled_from(["fig.pdf", "fig", "folder"]),
+        # the theory for a dataset's covariance (instead of --mixing; only mixed digits is Gaussian)
+        "--dataset": choice_of("mixed-digits"),
+        **{option: _DATASET_OPTIONS[option] for option in ("--digit-classes", "--digit-indices", "--sigma-eta",
+                                                           "--data-seed", "--mnist")},
+        "--n": text(NON_POSITIVE_INTEGERS | NON_INTEGERS | HUGE_INTEGERS),
     },
     "datasets preview": {
         **_DATASET_OPTIONS,
@@ -205,6 +210,7 @@ BAD = {
         "--decoder-hidden": HIDDEN,
         "--samples": SIZE,
         "--iwae-samples": SIZE,
+        "--heldout": SIZE,
     },
     "summarize": {
         "--store": input_file(".db") | st.sampled_from(["file.txt", "folder"]),
@@ -253,11 +259,20 @@ COMPANIONS = {
 }
 
 
+#: Options whose base command line must lose some options (each with its value): analytic's dataset options
+#: replace ``--mixing paper --N 4 --k 2`` by ``--dataset mixed-digits`` (COMPANIONS).
+DROPPED = {("analytic", option): ["--mixing", "--N", "--k"]
+           for option in ("--dataset", "--digit-classes", "--digit-indices", "--sigma-eta", "--data-seed", "--mnist",
+                          "--n")}
+COMPANIONS.update({("analytic", option): ["--dataset", "mixed-digits"]
+                   for _, option in DROPPED if option != "--dataset"})
+
+
 def command_line(command: str, option: str, value: str) -> list[str]:
     """``BASE[command]`` with ``option`` set to ``value`` (replacing its base value, if any)."""
     argv = list(BASE[command])
     companions = COMPANIONS.get((command, option), [])
-    for flag in (option, *companions[::2]):
+    for flag in (option, *companions[::2], *DROPPED.get((command, option), [])):
         if flag in argv:
             index = argv.index(flag)
             del argv[index:index + 2]

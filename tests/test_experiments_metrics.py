@@ -398,8 +398,9 @@ def test_metrics_failed_is_recorded_as_a_failed_task_with_its_message(monkeypatc
 
     monkeypatch.setattr(metrics, "evaluate", fail)
     rng = np.random.default_rng(20)
-    dataset = SimpleNamespace(X=rng.standard_normal((20, 6)), N=6)  # what training needs; evaluate is replaced
-    result = tasks.run_task(tasks.Task(settings_, 2.0, 1), dataset=dataset)
+    dataset = SimpleNamespace(X=rng.standard_normal((20, 6)), N=6, params={})  # training needs X; evaluate is replaced
+    data = SimpleNamespace(split=SimpleNamespace(train=dataset, heldout=dataset), train_view=dataset, theory=None)
+    result = tasks.run_task(tasks.Task(settings_, 2.0, 1), data=data)
     assert result["status"] == "diverged" and result["metrics"] is None
     assert result["message"] == ("evaluation failed (beta = 2, realization 1): the encoder's mean is NaN or "
                                  "infinite for 3 of 20 examples (first: row 2)")
@@ -465,7 +466,7 @@ def test_a_summary_treats_null_metrics_as_missing(tmp_path):
     from betavae_sym.experiments.sweep import summarize, summary_json
     from betavae_sym.experiments.tasks import Task
 
-    settings_ = SweepSettings.preset("quick", dataset="mixed-digits")
+    settings_ = SweepSettings.preset("quick", dataset="positioned-digit", n=30, heldout=20)
     path, digest = tmp_path / "sweep.db", settings_.settings_hash
     create_store(path, settings_.identity(), digest, "test")
     store = Store(path, digest)

@@ -16,8 +16,9 @@ from betavae_sym.experiments.settings import PRESETS, MetricsSpec, SweepSettings
 
 # The settings of `simulate --dataset mixed-digits --betas 0.5,1 --realizations 2 --epochs 2 --n 200
 # --samples 10`, written out by hand as the store records them (README: Store), and the hash of the store
-# that version b26fed2 made with that command: existing stores must keep resuming.
-MIXED_DIGITS_SMALL = {
+# that version b26fed2 made with that command, before held-out evaluation (its metrics section had no
+# "heldout"): such a store is refused (test_a_store_made_before_heldout_evaluation_is_refused_untouched).
+MIXED_DIGITS_SMALL_B26FED2 = {
     "dataset": {"dataset": "mixed-digits", "n": 200, "standardize": True, "k": 2, "digit_classes": None,
                 "digit_indices": None, "sigma_eta": 1.0, "scale": 1.0, "data_seed": 0, "mnist": None,
                 "sampling": "row-wise"},
@@ -26,6 +27,8 @@ MIXED_DIGITS_SMALL = {
     "metrics": {"samples": 10, "iwae_samples": 10},
 }
 MIXED_DIGITS_SMALL_HASH_B26FED2 = "79f9b048382ae7472a60334d54e7a32aff087510ca5d08abd75a040da8c6be64"
+# the same command now: scored on 2000 held-out rows by default
+MIXED_DIGITS_SMALL = {**MIXED_DIGITS_SMALL_B26FED2, "metrics": {"samples": 10, "iwae_samples": 10, "heldout": 2000}}
 
 
 def test_settings_hash_is_the_sha256_of_the_canonical_json_of_the_store_settings():
@@ -33,7 +36,9 @@ def test_settings_hash_is_the_sha256_of_the_canonical_json_of_the_store_settings
                                     samples=10)
     assert settings.identity() == MIXED_DIGITS_SMALL
     text = json.dumps(MIXED_DIGITS_SMALL, sort_keys=True, separators=(",", ":"))
-    assert settings.settings_hash == hashlib.sha256(text.encode()).hexdigest() == MIXED_DIGITS_SMALL_HASH_B26FED2
+    assert settings.settings_hash == hashlib.sha256(text.encode()).hexdigest()
+    old = json.dumps(MIXED_DIGITS_SMALL_B26FED2, sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(old.encode()).hexdigest() == MIXED_DIGITS_SMALL_HASH_B26FED2 != settings.settings_hash
     # the grid is not part of the identity: a store grows with more betas or realizations
     assert settings.with_options(betas=[0.25, 4], realizations=9).settings_hash == settings.settings_hash
     assert settings.with_options(lr=0.002).settings_hash != settings.settings_hash
@@ -158,19 +163,21 @@ def test_a_dataset_spec_builds_the_dataset_of_the_generator_functions():
     np.testing.assert_array_equal(build_dataset(spec).X, direct.X)
 
 
-def test_the_dataset_cache_builds_once_per_spec_and_holds_what_it_is_given(monkeypatch):
+def test_the_sweep_data_cache_builds_once_per_spec_and_holds_what_it_is_given(monkeypatch):
     from betavae_sym.experiments import tasks
 
     built = []
-    monkeypatch.setattr(tasks, "build_dataset", lambda spec: built.append(spec) or object())
-    cache = tasks.DatasetCache()
+    monkeypatch.setattr(tasks.SweepData, "build", classmethod(lambda cls, spec, heldout: built.append((spec, heldout))
+                                                               or object()))
+    cache = tasks.SweepDataCache()
     small, other = DatasetSpec("mixed-digits", n=5), DatasetSpec("mixed-digits", n=6)
-    first = cache.get(small)
-    assert cache.get(DatasetSpec("mixed-digits", n=5)) is first and built == [small]  # equal specs: built once
-    assert cache.get(other) is not first and built == [small, other]
+    first = cache.get(small, 10)
+    assert cache.get(DatasetSpec("mixed-digits", n=5), 10) is first and built == [(small, 10)]  # built once
+    assert cache.get(other, 10) is not first and built == [(small, 10), (other, 10)]
+    assert cache.get(other, 11) is not first and len(built) == 3  # other held-out rows: other data
     given = object()
-    cache.put(small, given)  # a worker holds the parent's dataset and builds nothing
-    assert cache.get(small) is given and len(built) == 2
+    cache.put(small, 10, given)  # a worker holds the parent's data and builds nothing
+    assert cache.get(small, 10) is given and len(built) == 3
 
 
 def test_parse_betas_reads_lists_and_ranges():

@@ -84,3 +84,24 @@ def test_reproduce_validates_the_deep_stores_before_writing_anything(reference, 
     _one_line(capsys, "positioned-digit-quick.db", "beta = 1.0, realization 2")
     assert [path.name for path in out.iterdir()] == ["sweeps"]
     assert [path.name for path in folder.iterdir()] == ["positioned-digit-quick.db"]
+
+
+def test_a_store_made_before_heldout_evaluation_is_refused_untouched(reference, tmp_path, capsys):
+    import json
+
+    from test_experiments_sweep import tiny_args
+
+    # the reference store with its settings as a version before held-out evaluation wrote them
+    store = tmp_path / "old.db"
+    shutil.copyfile(reference[0], store)
+    connection = sqlite3.connect(store)
+    settings = json.loads(connection.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0])
+    del settings["metrics"]["heldout"]
+    connection.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(settings),))
+    connection.commit()
+    connection.close()
+    before = store.read_bytes()
+    for args in (tiny_args(store), ["summarize", "--store", str(store), "--json", str(tmp_path / "s.json")]):
+        assert main(args) == 2
+        _one_line(capsys, str(store), "before held-out evaluation", "use a new --store")
+    assert store.read_bytes() == before and not (tmp_path / "s.json").exists()

@@ -18,9 +18,11 @@ from betavae_sym.errors import BadInput
 from betavae_sym.experiments.sweep import simulate, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
-# a tiny sweep: 3 betas x 4 realizations on 60 positioned digits, a small network, a few epochs
+# a tiny sweep: 3 betas x 4 realizations on 60 positioned digits (scored on 40 held-out rows), a small network,
+# a few epochs
 TINY = ["--dataset", "positioned-digit", "--betas", "0.5,1,4", "--realizations", "4", "--epochs", "15", "--n", "60",
-        "--batch-size", "20", "--samples", "8", "--encoder-hidden", "24,12", "--decoder-hidden", "12,24"]
+        "--batch-size", "20", "--samples", "8", "--encoder-hidden", "24,12", "--decoder-hidden", "12,24",
+        "--heldout", "40"]
 
 
 def tiny_args(store, *extra):
@@ -175,14 +177,20 @@ def test_summary_json_csv_and_figures(reference, tmp_path, capsys):
     document = json.loads(capsys.readouterr().out)  # standard output holds only the JSON
     assert document["betas"] == [0.5, 1.0, 4.0] and document["count"] == [4, 4, 4]
     assert set(document["metrics"]["tie"]) == {"mean", "min", "max", "sem"}
-    for name in ("elbo", "tie", "recon", "kl", "mie", "mig", "dci_disentanglement", "kl_unit_1", "active_units"):
+    assert document["evaluation"] == {"heldout": 40, "train_rows": 40}
+    assert document["protocol"] == {"n": 60, "epochs": 15, "batch_size": 20, "realizations": [4, 4], "heldout": 40}
+    assert "theory" not in document and not any(name.startswith("theory_") for name in document["metrics"])
+    sd, sem = document["spread"]["elbo"]["sd"], document["metrics"]["elbo"]["sem"]
+    assert sd == pytest.approx([s * 2 for s in sem])  # sem = sd / sqrt(R), R = 4
+    for name in ("elbo", "tie", "recon", "kl", "mie", "mig", "dci_disentanglement", "kl_unit_1", "active_units",
+                 "train_elbo", "train_tie", "tie_rotation", "train_tie_rotation", "p_mig", "p_axes_angle_deg"):
         entry = document["metrics"][name]
         assert all(lo <= m <= hi for lo, m, hi in zip(entry["min"], entry["mean"], entry["max"]))
     assert document["extrema"]["elbo"]["kind"] == "max" and document["extrema"]["tie"]["kind"] == "min"
     assert document["extrema"]["elbo"]["value"] == max(document["metrics"]["elbo"]["mean"])
     lines = (tmp_path / "s.csv").read_text().splitlines()
     assert len(lines) == 4 and lines[0].startswith("beta,count,diverged,elbo_mean,elbo_min,elbo_max,elbo_sem")
-    for name in ("figure5", "figure5e"):
+    for name in ("figure5", "figure5-rotation", "figure5e"):
         assert (tmp_path / "figs" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in (tmp_path / "figs" / f"{name}.svg").read_bytes()[:1000]
 
@@ -262,10 +270,8 @@ def test_run_sweeps_gives_the_command_line_numbers_summaries_and_figures(referen
     from betavae_sym.experiments.sweep import run_sweeps
 
     sweeps = preset_sweeps(None, ["positioned-digit"], betas=[1.0], realizations=2, epochs=15, n=60, batch_size=20,
-                           samples=8, encoder_hidden=(24, 12), decoder_hidden=(12, 24))
-    records = [{"beta": b, "elbo": -100.0 - b, "tie": 1.0 / b, "recon": -99.0, "kl": 1.0} for b in (0.5, 1, 2)]
-    outputs = run_sweeps(tmp_path / "out", sweeps, progress=False, workers=2,
-                         overlays={"positioned-digit": records})
+                           samples=8, encoder_hidden=(24, 12), decoder_hidden=(12, 24), heldout=40)
+    outputs = run_sweeps(tmp_path / "out", sweeps, progress=False, workers=2)
     output = outputs["positioned-digit"]
     assert output.report.ran == 2 and output.summary["betas"] == [1.0] and output.summary["count"] == [2]
     # the same tasks as in the command-line sweep: the same numbers
@@ -274,25 +280,13 @@ def test_run_sweeps_gives_the_command_line_numbers_summaries_and_figures(referen
     assert [theirs[row["task_id"]] for row in ours] == [row["metrics"] for row in ours]
     names = sorted(path.name for path in output.files)
     assert names == sorted(["positioned-digit-summary.json", "positioned-digit-summary.csv", "figure5.png",
-                            "figure5.svg", "figure5e.png", "figure5e.svg"])
+                            "figure5.svg", "figure5-rotation.png", "figure5-rotation.svg", "figure5e.png",
+                            "figure5e.svg"])
     assert json.loads((tmp_path / "out" / "positioned-digit-summary.json").read_text())["betas"] == [1.0]
     assert output.store.name == "positioned-digit-custom.db"
     assert run_sweeps(tmp_path / "out", sweeps, progress=False)["positioned-digit"].report.ran == 0  # resumed
     with pytest.raises(BadInput, match="sweeps: give one SweepSettings per dataset"):
         run_sweeps(tmp_path / "out", sweeps * 2, progress=False)
-
-
-def test_overlay_accepts_analytic_records_documents_and_series():
-    from betavae_sym.experiments.figures import overlay_series
-
-    records = [{"beta": 2.0, "elbo": -3.0, "tie": 0.5, "recon": -2.0, "kl": 0.5, "mie": 0.1},
-               {"beta": 0.5, "elbo": -4.0, "tie": 0.9, "recon": -1.0, "kl": 3.0, "mie": 0.2}]
-    series = overlay_series(records)
-    assert sorted(series) == ["elbo", "kl", "recon", "tie"]
-    assert series["elbo"][0].tolist() == [0.5, 2.0] and series["elbo"][1].tolist() == [-4.0, -3.0]
-    assert overlay_series({"N": 1600, "k": 2, "records": records})["kl"][1].tolist() == [3.0, 0.5]
-    assert overlay_series({"tie": ([1, 2], [3, 4])})["tie"][1].tolist() == [3.0, 4.0]
-    assert overlay_series(None) == {}
 
 
 def test_a_port_that_answers_but_is_not_a_dask_scheduler_is_bad_input_within_the_timeout(tmp_path):

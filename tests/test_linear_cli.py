@@ -14,7 +14,7 @@ def test_json_to_stdout_has_the_documented_schema(tmp_path, capsys):
                  "--plot", str(plot), "--csv", str(tmp_path / "r.csv"), "--no-progress"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert (document["N"], document["k"], document["mixing"]) == (16, 2, "paper")
-    assert document["data"] == {"noise_var": 1.0, "sigma_x": None}
+    assert document["data"] == {"noise_var": 1.0, "sigma_x": None, "dataset": None}
     assert set(document["extrema"]) == {"elbo_argmax", "tie_argmin", "mie_argmin", "ambiguous"}
     assert set(document["records"][0]) == {"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood",
                                            "objective", "tie_min", "tie_max", "optimum_unique", "converged",
@@ -79,8 +79,8 @@ def test_a_general_covariance_given_as_noise_variances_or_as_sigma_x_gives_the_s
         assert main(["analytic", "--mixing", str(tmp_path / "A.npy"), *data, "--betas", "0.3,1,2.5", "--json", "-",
                      "--no-progress"]) == 0
         documents.append(json.loads(capsys.readouterr().out))
-    assert documents[0]["data"] == {"noise_var": "psi.npy", "sigma_x": None}
-    assert documents[1]["data"] == {"noise_var": None, "sigma_x": "Sigma.csv"}
+    assert documents[0]["data"] == {"noise_var": "psi.npy", "sigma_x": None, "dataset": None}
+    assert documents[1]["data"] == {"noise_var": None, "sigma_x": "Sigma.csv", "dataset": None}
     for one, other in zip(*(d["records"] for d in documents)):
         assert one["converged"] and one["closed_form_gap"] <= 1e-9
         for name in ("elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective"):
@@ -99,5 +99,43 @@ def test_bad_covariance_inputs_exit_2_naming_the_flag(tmp_path, capsys):
                         ("--sigma-x", "missing.npy")):
         target = value if value in ("nan", "0") else str(tmp_path / value)
         _bad(tmp_path, "--mixing", str(tmp_path / "A.npy"), flag, target, "--betas", "1")
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and flag in err[0], err
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_a_dataset_covariance_is_the_one_the_sweep_feeds_its_networks(tmp_path, capsys, standardize):
+    """--dataset mixed-digits against the same covariance written out here from the digits and the first n rows:
+    raw, Sigma_x = A A^T + sigma^2 I; standardized, A' = A / s, Psi' = sigma^2 / s^2 with s the per-pixel s.d. of
+    the first n raw rows (the training standardization of a sweep with that n)."""
+    from betavae_sym.data.synthetic import mixed_digits
+
+    sigma, n = 0.8, 300
+    raw = mixed_digits(n=n, digit_classes=[3, 7], sigma_eta=sigma, seed=4)
+    scale = raw.X_raw.std(axis=0) if standardize else np.ones(raw.N)
+    np.save(tmp_path / "A.npy", raw.A / scale[:, None])
+    np.save(tmp_path / "psi.npy", sigma**2 / scale**2)
+    common = ["--betas", "0.4,1,2.5", "--json", "-", "--no-progress"]
+    dataset = ["--dataset", "mixed-digits", "--digit-classes", "3,7", "--sigma-eta", str(sigma), "--data-seed", "4",
+               "--n", str(n), *([] if standardize else ["--no-standardize"])]
+    documents = []
+    for source in (dataset, ["--mixing", str(tmp_path / "A.npy"), "--noise-var", str(tmp_path / "psi.npy")]):
+        assert main(["analytic", *source, *common]) == 0
+        documents.append(json.loads(capsys.readouterr().out))
+    assert documents[0]["data"]["dataset"]["digit_classes"] == "3,7"
+    assert documents[0]["data"]["dataset"]["standardize"] is standardize
+    assert (documents[0]["N"], documents[0]["k"]) == (1600, 2)
+    for one, other in zip(*(d["records"] for d in documents)):
+        assert one["converged"] and one["closed_form_gap"] <= 1e-9
+        for name in ("elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective"):
+            assert abs(one[name] - other[name]) <= 1e-9 * max(1.0, abs(one[name])), name
+
+
+def test_dataset_options_need_a_gaussian_dataset_and_no_other_data(tmp_path, capsys):
+    for arguments, flag in ((["--dataset", "positioned-digit"], "--dataset"),
+                            (["--dataset", "mixed-digits", "--noise-var", "2"], "--noise-var"),
+                            (["--mixing", "paper", "--sigma-eta", "2"], "--sigma-eta"),
+                            (["--mixing", "paper", "--no-standardize"], "--no-standardize")):
+        _bad(tmp_path, *arguments, "--betas", "1")
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and flag in err[0], err

@@ -9,7 +9,7 @@ from betavae_sym.cli import main
 from betavae_sym.paper_checks.context import Context
 from betavae_sym.reproduce import reproduce
 
-TINY_SWEEPS = dict(betas=[0.5, 1.0, 2.0], realizations=1, epochs=1, n=40, samples=4, iwae_samples=4)
+TINY_SWEEPS = dict(betas=[0.5, 1.0, 2.0], realizations=1, epochs=1, n=40, samples=4, iwae_samples=4, heldout=40)
 ONLY = ["eq21", "eq63", "prop3", "fig3-elbo-max", "fig4-recon-decreasing", "settings-realizations"]
 
 

@@ -306,16 +306,16 @@ def sweep_section(config, progress) -> list[dict]:
     from betavae_sym.experiments.store import read_rows
     from betavae_sym.experiments.sweep import simulate
     from betavae_sym.experiments.settings import PRESETS
-    from betavae_sym.experiments.tasks import DATASET_CACHE, architecture_of
+    from betavae_sym.experiments.tasks import architecture_of, sweep_data
 
     workers, tasks, n = config.sweep_workers, config.sweep_tasks, config.sweep_n
     short, long = config.sweep_epochs
-    dataset = DATASET_CACHE.get(sweep_settings(config, short).dataset)
+    dataset = sweep_data(sweep_settings(config, short)).split.train
     architecture = architecture_of(sweep_settings(config, short).training, dataset.N)
     flops = architecture.dense_flops_per_example()
     anchors, left_out = anchor_plan(config)
     preset = PRESETS[config.task_preset]
-    eval_dataset = DATASET_CACHE.get(sweep_settings(config, 1, n=config.eval_rows).dataset)
+    eval_dataset = sweep_data(sweep_settings(config, 1, n=config.eval_rows)).split.train
     with blas_limit(1):
         scored = train(eval_dataset, 1.0, epochs=1, realizations=[0], batch_size=min(config.batch_size,
                        config.eval_rows), architecture=architecture, threads=1).model

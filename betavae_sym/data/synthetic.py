@@ -44,6 +44,7 @@ over the dataset) changes only the network's input ``X``; it is recorded in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -163,6 +164,25 @@ class SyntheticDataset:
         """Number of sources (latent dimension of the ground truth)."""
         return self.S.shape[1]
 
+    def rows(self, start: int, stop: int, standardization: Standardization | None = None) -> "SyntheticDataset":
+        """Rows ``start .. stop - 1`` as a dataset of their own, the network's input standardized by
+        ``standardization`` (None: raw pixels). Per-row arrays are sliced (views), the rest is shared.
+
+        The positioned digit's ``p`` and ``ink_clipped`` are sliced, its ``fraction_ink_clipped`` recomputed.
+        """
+        if not 0 <= start < stop <= self.n:
+            raise BadInput(f"rows {start} .. {stop - 1} are not within the {self.n} rows of the dataset",
+                           parameter="rows")
+        X_raw = self.X_raw[start:stop]
+        params = dict(self.params)
+        if "p" in params:
+            params.update(p=params["p"][start:stop], ink_clipped=params["ink_clipped"][start:stop],
+                          fraction_ink_clipped=float(params["ink_clipped"][start:stop].mean()))
+        return dataclasses.replace(
+            self, X=standardization.apply(X_raw) if standardization else X_raw, X_raw=X_raw, S=self.S[start:stop],
+            eta=self.eta[start:stop], posterior_mean=self.posterior_mean[start:stop],
+            standardization=standardization, params=params)
+
     def describe(self) -> dict:
         """JSON-ready summary of the generative parameters (no per-sample arrays)."""
         scalars = {key: (value.tolist() if isinstance(value, np.ndarray) else value)
@@ -253,12 +273,19 @@ class DatasetSpec(Spec):
 DATASET_BYTES_PER_PIXEL = 5 * 8 + 4
 
 
+def check_dataset_memory(spec: DatasetSpec, extra_rows: int = 0) -> None:
+    """BadInput naming ``n`` when ``n + extra_rows`` rows of ``spec`` would not fit in memory
+    (:data:`DATASET_BYTES_PER_PIXEL`)."""
+    from betavae_sym.validate import memory
+
+    also = f" (with {extra_rows} held-out rows)" if extra_rows else ""
+    memory(DATASET_BYTES_PER_PIXEL * (spec.n + extra_rows) * CANVAS**2, "n", spec.n, what=f" for the dataset{also}")
+
+
 def build_dataset(spec: DatasetSpec) -> SyntheticDataset:
     """The dataset that ``spec`` describes (BadInput when its digits or its MNIST folder do not exist, or when
     it would not fit in memory, see :data:`DATASET_BYTES_PER_PIXEL`)."""
-    from betavae_sym.validate import memory
-
-    memory(DATASET_BYTES_PER_PIXEL * spec.n * CANVAS**2, "n", spec.n, what=" for the dataset")
+    check_dataset_memory(spec)
     mnist = load_mnist(spec.mnist)
     common = dict(n=spec.n, sigma_eta=spec.sigma_eta, seed=spec.data_seed, standardize=spec.standardize, mnist=mnist)
     if spec.dataset == "mixed-digits":
@@ -266,6 +293,44 @@ def build_dataset(spec: DatasetSpec) -> SyntheticDataset:
     return positioned_digit(digit_class=spec.digit_classes[0] if spec.digit_classes else None,
                             digit_index=spec.digit_indices[0] if spec.digit_indices else None, scale=spec.scale,
                             **common)
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """The rows a deep sweep trains on and the rows it is scored on, from one generative process and seed.
+
+    Attributes
+    ----------
+    train : SyntheticDataset
+        Rows ``0 .. n - 1`` (the dataset of the spec: :func:`build_dataset` gives the same arrays), standardized
+        by a fit to these rows when the spec standardizes.
+    heldout : SyntheticDataset
+        Rows ``n .. n + heldout - 1`` of the same seed (no task trains on them), standardized by the
+        training rows' fit.
+    """
+
+    train: SyntheticDataset
+    heldout: SyntheticDataset
+
+    def train_view(self, rows: int) -> SyntheticDataset:
+        """The first ``min(n, rows)`` training rows: the training set as the paper scored it (all of it when
+        ``rows >= n``)."""
+        return self.train.rows(0, min(self.train.n, rows), self.train.standardization)
+
+
+def build_split(spec: DatasetSpec, heldout: int) -> DataSplit:
+    """The training rows of ``spec`` and the ``heldout`` rows after them (:class:`DataSplit`).
+
+    The samples are drawn row-wise (:data:`SAMPLING`), so rows ``0 .. n - 1`` of the ``n + heldout`` drawn
+    here are the dataset of ``spec`` and the rest are fresh samples of the same process; the
+    standardization (if any) is fitted on the training rows only.
+    """
+    heldout = count(heldout, "heldout")
+    check_dataset_memory(spec, heldout)
+    whole = build_dataset(spec.with_options(n=spec.n + heldout, standardize=False))
+    standardization = Standardization.fit(whole.X_raw[:spec.n]) if spec.standardize else None
+    return DataSplit(train=whole.rows(0, spec.n, standardization),
+                     heldout=whole.rows(spec.n, spec.n + heldout, standardization))
 
 
 def check_digit_choice(number: int, digit_classes, digit_indices) -> None:

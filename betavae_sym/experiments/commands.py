@@ -36,6 +36,10 @@ def add_simulate_arguments(sim: argparse.ArgumentParser) -> None:
     sim.add_argument("--decoder-hidden", type=_hidden, metavar="H,H,...", help="default 200,200,256")
     sim.add_argument("--samples", type=int, help="latent samples per example for the reconstruction (paper: 1000)")
     sim.add_argument("--iwae-samples", type=int, help="importance samples K of the log-likelihood (default: --samples)")
+    sim.add_argument("--heldout", type=int, metavar="ROWS",
+                     help="held-out rows every network is scored on: the ROWS rows after the training rows, same "
+                          "seed, never trained on (default 2000); the training-row view scores the first "
+                          "min(n, ROWS) training rows")
     sim.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -59,7 +59,8 @@ def _init_worker(parent: int, settings, dataset) -> None:  # settings: the tasks
 class LocalExecutor:
     """A pool of ``workers`` worker processes (spawn), started at the first task; one BLAS thread per task.
 
-    ``dataset``, when given, is the tasks' dataset (all tasks share the settings), sent once to each worker.
+    ``dataset``, when given, is the tasks' data (``tasks.SweepData``: all tasks share the settings), sent once
+    to each worker.
     Processes start on demand, so fewer tasks than ``workers`` start fewer processes.
     """
 
@@ -119,7 +120,7 @@ def run_local(tasks, workers: int | None = None, dataset=None) -> Iterator[dict]
 class DaskExecutor:
     """A ``dask.distributed.Client``, connected on construction (BadInput when unreachable).
 
-    ``dataset`` (optional, the tasks' dataset) is scattered once to every worker at the first task.
+    ``dataset`` (optional, the tasks' ``tasks.SweepData``) is scattered once to every worker at the first task.
     """
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None, timeout: float = CONNECT_TIMEOUT,
@@ -162,7 +163,7 @@ class DaskExecutor:
         if self.dataset is not None:
             if self._scattered is None:
                 self._scattered = self.client.scatter(self.dataset, broadcast=True)
-            extra["dataset"] = self._scattered
+            extra["data"] = self._scattered
         self._futures.add(self.client.submit(run_task, task, key=f"betavae-task-{task.task_id}", pure=False,
                                              **extra))
 

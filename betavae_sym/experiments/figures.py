@@ -1,15 +1,19 @@
 """Figures 4 and 5 of the paper from a sweep summary (matplotlib, Agg; each figure as PNG and SVG).
 
 * :func:`plot_beta_sweep`: ELBO, TIE, reconstruction and KL against beta
-  (panels A-D), mean solid, min and max dashed, a dashed vertical line at the
-  panel's extremum (maximum of ELBO and reconstruction, minimum of TIE and KL)
-  when it lies inside the grid. ``overlay`` adds another curve per panel (the
-  analytic model's prediction on Figure 4: the ``records`` of the analytic
-  sweep for the same A, ``[{"beta", "elbo", "tie", "recon", "kl", ...}, ...]``).
-  The overlay is on the deep model's scale only when both see the same data:
-  the deep sweep trains on standardized pixels by default, the analytic model
-  on x = A s + sigma_eta eta itself; compare with ``--no-standardize`` sweeps, or
-  solve the analytic model for the standardized mixing.
+  (panels A-D) on the held-out rows, mean solid, min and max dashed, a dashed
+  vertical line at the panel's extremum (maximum of ELBO and reconstruction,
+  minimum of TIE and KL) when it lies inside the grid; beside it the mean on
+  the training rows (thin, labelled "training rows (as in the paper)"); for
+  mixed digits the exact linear optimum for the same data as fed to the
+  networks (the summary's ``theory``: its population curve, and its value on
+  the same held-out rows at the grid's betas as markers). Never another
+  dataset's theory.
+* :func:`plot_rotation`: the rotation panel: TIE at the best signed
+  permutation and at the best rotation (with the theory's, mixed digits), and
+  the angles: how far the best rotation turns the latent axes, the angle
+  between the latent axes and the theory's (mixed digits), and the angle
+  between the units' directions in position space (positioned digit).
 * :func:`plot_traversals`: Figures 4E and 5E, decoded images over a grid of the
   two latent units, in prior standard deviations (rows: unit 1 held fixed,
   columns: unit 2 sweeping), for the smallest and the largest beta, in raw
@@ -28,9 +32,16 @@ PANELS = (("elbo", "(A) ELBO", "max"), ("tie", "(B) TIE", "min"),
           ("recon", "(C) Reconstruction objective", "max"), ("kl", "(D) KL (conditional independence loss)", "min"))
 #: Latent values of a traversal (prior standard deviations).
 TRAVERSAL = np.linspace(-2.5, 2.5, 7)
+#: Series of the rotation panel: (metric, label, colour); TIEs on the left, angles (degrees) on the right.
+ROTATION_TIES = (("tie", "TIE, best signed permutation", "C0"), ("tie_rotation", "TIE, best rotation", "C1"))
+ROTATION_ANGLES = (("rotation_angle_deg", "best rotation's turn beyond a signed permutation", "C1"),
+                   ("reference_angle_deg", "latent axes against the exact optimum's axes", "C4"),
+                   ("p_axes_angle_deg", "angle between the units' directions in position space", "C5"))
 #: Per dataset: the file stem of its panels A-D and their title (the paper's figure number, as in the report).
 FIGURE_TITLES = {"mixed-digits": ("figure4", "Figure 4 A–D: mixed digits"),
                  "positioned-digit": ("figure5", "Figure 5 A–D: positioned digit")}
+#: Per dataset: the title of its rotation panel.
+ROTATION_TITLES = {"mixed-digits": "Figure 4 data (mixed digits)", "positioned-digit": "Figure 5 data (positioned digit)"}
 #: Per dataset: the title of its traversals (panel E).
 TRAVERSAL_TITLES = {"mixed-digits": "Figure 4E: mixed digits", "positioned-digit": "Figure 5E: positioned digit"}
 
@@ -59,22 +70,6 @@ def _save(fig, path: Path) -> list[Path]:
     return written
 
 
-def overlay_series(overlay) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``metric -> (betas, values)`` from analytic ``records`` (a list of dicts with ``beta``), a document
-    with ``records``, or an already split ``{metric: (betas, values)}``."""
-    if overlay is None:
-        return {}
-    if isinstance(overlay, dict) and "records" in overlay:
-        overlay = overlay["records"]
-    if isinstance(overlay, dict):
-        return {name: (np.asarray(b, dtype=float), np.asarray(v, dtype=float)) for name, (b, v) in overlay.items()}
-    records = sorted(overlay, key=lambda record: record["beta"])
-    betas = np.array([record["beta"] for record in records], dtype=float)
-    return {name: (betas, np.array([np.nan if record.get(name) is None else record[name] for record in records],
-                                   dtype=float))
-            for name, _, _ in PANELS if any(name in record for record in records)}
-
-
 def _beta_axis(ax, betas: np.ndarray) -> None:
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
@@ -87,21 +82,51 @@ def _beta_axis(ax, betas: np.ndarray) -> None:
     ax.set_xlabel("β")
 
 
-def plot_beta_sweep(summary: dict, path: Path, *, title: str, overlay=None,
-                    overlay_label: str = "analytic model") -> list[Path]:
-    """Panels A-D of Figure 4 / 5 from a summary (see ``sweep.summarize``).
+def _series(summary: dict, name: str, stat: str = "mean") -> np.ndarray | None:
+    """The summary's ``stat`` of ``name`` per beta as floats (null -> NaN), or None when the summary has none."""
+    entry = summary["metrics"].get(name)
+    return None if entry is None else np.array(entry[stat], dtype=float)
+
+
+def _plot_spread(ax, betas: np.ndarray, summary: dict, name: str, label: str, color: str, marker: str = "o") -> None:
+    """Mean solid with markers, min and max dashed, of the held-out metric ``name``."""
+    ax.plot(betas, _series(summary, name), f"-{marker}", color=color, ms=3, label=f"{label}: mean")
+    ax.plot(betas, _series(summary, name, "min"), "--", color=color, lw=0.8, label=f"{label}: min / max")
+    ax.plot(betas, _series(summary, name, "max"), "--", color=color, lw=0.8)
+
+
+def _plot_theory(ax, summary: dict, name: str, label: str = "exact linear optimum", style: str = "-",
+                 marker: str = "x") -> None:
+    """The theory's population curve of ``name`` and its value on the held-out rows (``theory_<name>``) at the
+    grid's betas, when the summary has them (mixed digits)."""
+    theory = summary.get("theory")
+    if theory is None:
+        return
+    population = theory["population"].get(name)
+    if population is not None:
+        ax.plot(theory["betas"], np.array(population, dtype=float), style, color="C3", lw=1.2,
+                label=f"{label}, population")
+    rows = _series(summary, f"theory_{name}")
+    if rows is not None:
+        ax.plot(summary["betas"], rows, marker, color="C3", ms=6, ls="none", label=f"{label}, held-out rows")
+
+
+def _realizations(summary: dict) -> str:
+    low, high = min(summary["count"]), max(summary["count"])
+    return f"{low}" if low == high else f"{low}–{high}"
+
+
+def plot_beta_sweep(summary: dict, path: Path, *, title: str) -> list[Path]:
+    """Panels A-D of Figure 4 / 5 from a summary (see ``sweep.summarize`` and the module docstring).
 
     Parameters
     ----------
     summary : dict
-        ``betas``, ``count`` and ``metrics[name]["mean" | "min" | "max"]``.
+        ``betas``, ``count``, ``evaluation`` and ``metrics[name]["mean" | "min" | "max"]`` for the panels'
+        metrics (held out) and their ``train_`` versions; ``theory`` and ``theory_<name>`` when present.
     path : Path
         The figure to write, as ``path.png`` and ``path.svg``.
     title : str
-    overlay : list of dict, or dict, optional
-        Another curve per panel, dotted, labelled ``overlay_label``: analytic
-        ``records`` ``[{"beta", "elbo", "tie", "recon", "kl", ...}]`` (the JSON
-        of ``betavae-sym analytic``, or that whole document), or ``{metric: (betas, values)}``.
 
     Returns
     -------
@@ -110,28 +135,51 @@ def plot_beta_sweep(summary: dict, path: Path, *, title: str, overlay=None,
     """
     plt = _pyplot()
     betas = np.array(summary["betas"], dtype=float)
-    series = overlay_series(overlay)
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6.5), constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(9.5, 7), constrained_layout=True)
     for ax, (name, label, kind) in zip(axes.ravel(), PANELS):
-        stats = summary["metrics"][name]
-        ax.plot(betas, stats["mean"], "-o", color="C0", ms=3, label="mean")
-        ax.plot(betas, stats["min"], "--", color="C0", lw=0.8, label="min / max")
-        ax.plot(betas, stats["max"], "--", color="C0", lw=0.8)
-        mean = np.array(stats["mean"], dtype=float)
+        _plot_spread(ax, betas, summary, name, "held-out rows", "C0")
+        mean = _series(summary, name)
         if np.any(np.isfinite(mean)):
             best = int(np.nanargmax(mean) if kind == "max" else np.nanargmin(mean))
             if 0 < best < len(betas) - 1:
                 ax.axvline(betas[best], ls="--", color="gray", lw=1, label=f"{kind} at β = {betas[best]:.3g}")
-        if name in series:
-            ob, ov = series[name]
-            ax.plot(ob, ov, ":", color="C3", lw=1.5, label=overlay_label)
+        train = _series(summary, f"train_{name}")
+        if train is not None:
+            ax.plot(betas, train, "-", marker=".", color="C2", lw=0.8, ms=4, label="training rows (as in the paper)")
+        _plot_theory(ax, summary, name)
         _beta_axis(ax, betas)
         ax.set_ylabel("nats per example")
         ax.set_title(label, fontsize=10)
-        ax.legend(fontsize=7)
-    low, high = min(summary["count"]), max(summary["count"])
-    counts = f"{low}" if low == high else f"{low}–{high}"
-    fig.suptitle(f"{title}\n{counts} realizations per β; mean solid, min/max dashed", fontsize=10)
+        ax.legend(fontsize=6)
+    evaluation = summary["evaluation"]
+    fig.suptitle(f"{title}\n{_realizations(summary)} realizations per β; {evaluation['heldout']} held-out rows: mean "
+                 f"solid, min/max dashed; training rows: the first {evaluation['train_rows']}", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_rotation(summary: dict, path: Path, *, title: str) -> list[Path]:
+    """The rotation panel of a summary (module docstring): TIEs left, angles right; PNG and SVG of ``path``."""
+    plt = _pyplot()
+    betas = np.array(summary["betas"], dtype=float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
+    for name, label, color in ROTATION_TIES:
+        _plot_spread(left, betas, summary, name, label, color)
+    _plot_theory(left, summary, "tie", "exact optimum's TIE")
+    _plot_theory(left, summary, "tie_rotation", "exact optimum's rotation TIE", style=":", marker="+")
+    left.set_ylabel("nats per example")
+    left.set_title("TIE at the best signed permutation and at the best rotation (held-out rows)", fontsize=9)
+    for name, label, color in ROTATION_ANGLES:
+        mean = _series(summary, name)
+        if mean is not None and np.any(np.isfinite(mean)):
+            _plot_spread(right, betas, summary, name, label, color)
+    _plot_theory(right, summary, "rotation_angle_deg", "exact optimum's best-rotation turn", marker="+")
+    right.set_ylabel("degrees")
+    right.set_title("angles of the latent axes (held-out rows)", fontsize=9)
+    for ax in (left, right):
+        _beta_axis(ax, betas)
+        ax.legend(fontsize=6)
+    fig.suptitle(f"{title}: rotation-aware TIE and latent axes\n{_realizations(summary)} realizations per β; "
+                 f"{summary['evaluation']['heldout']} held-out rows", fontsize=10)
     return _save(fig, path)
 
 
@@ -183,21 +231,30 @@ def plot_traversals(panels: list[tuple[float, np.ndarray]], path: Path, *, title
     return _save(fig, path)
 
 
+def training_rows(summary: dict):
+    """The training rows of a summary's sweep (this process's :class:`~betavae_sym.experiments.tasks.SweepData`,
+    built unless held)."""
+    from betavae_sym.data.synthetic import DatasetSpec
+    from betavae_sym.experiments.tasks import SWEEP_DATA
+
+    spec = DatasetSpec.from_json(summary["settings"]["dataset"])
+    return SWEEP_DATA.get(spec, summary["evaluation"]["heldout"]).split.train
+
+
 def traversal_models(summary: dict, store_path: Path) -> list[tuple[float, object, dict | None]]:
     """``[(beta, model, alignment), ...]`` of realization 0 at the smallest and the largest beta that kept its
     parameters (one entry when there is one such beta). BadInput naming the store and the row when saved
     parameters cannot be read or do not fit the store's network."""
-    from betavae_sym.data.synthetic import DatasetSpec
     from betavae_sym.errors import BadInput
     from betavae_sym.experiments.settings import TrainingSpec
     from betavae_sym.experiments.store import read_params, read_rows
-    from betavae_sym.experiments.tasks import DATASET_CACHE, load_params
+    from betavae_sym.experiments.tasks import load_params
 
     _, rows = read_rows(store_path)
     saved = [row for row in rows if row["has_params"] and row["status"] == "done"]
     if not saved:
         return []
-    N = DATASET_CACHE.get(DatasetSpec.from_json(summary["settings"]["dataset"])).N
+    N = training_rows(summary).N
     training = TrainingSpec.from_json(summary["settings"]["training"])
     chosen = [saved[0]] if saved[0]["beta"] == saved[-1]["beta"] else [saved[0], saved[-1]]
     models = []
@@ -213,23 +270,23 @@ def traversal_models(summary: dict, store_path: Path) -> list[tuple[float, objec
     return models
 
 
-def write_figures(summary: dict, store_path: Path, out_dir: Path, overlay=None, models=None) -> list[Path]:
+def write_figures(summary: dict, store_path: Path, out_dir: Path, models=None) -> list[Path]:
     """All figures of a store into ``out_dir``, each as PNG and SVG: ``figure4`` (mixed digits) or
-    ``figure5`` (positioned digit), panels A-D, and the traversals ``figure4e`` / ``figure5e`` for the
+    ``figure5`` (positioned digit), panels A-D (:func:`plot_beta_sweep`); ``figure4-rotation`` /
+    ``figure5-rotation`` (:func:`plot_rotation`); and the traversals ``figure4e`` / ``figure5e`` for the
     smallest and largest beta whose realization 0 finished (``models``, read here by
-    :func:`traversal_models` unless given). Everything is read and checked before the first file is
-    written. ``overlay``: see :func:`plot_beta_sweep`."""
-    from betavae_sym.data.synthetic import DatasetSpec
-    from betavae_sym.experiments.tasks import DATASET_CACHE
-
+    :func:`traversal_models` unless given). Everything is read and checked before the first file is written."""
     if models is None:
         models = traversal_models(summary, store_path)
+    panels = []
+    if models:
+        dataset = training_rows(summary)
+        panels = [(beta, traversal_grid(model, dataset, alignment)) for beta, model, alignment in models]
     name = summary["dataset"]
     figure, title = FIGURE_TITLES[name]
-    written = plot_beta_sweep(summary, out_dir / figure, title=title, overlay=overlay)
-    if models:
-        dataset = DATASET_CACHE.get(DatasetSpec.from_json(summary["settings"]["dataset"]))
-        panels = [(beta, traversal_grid(model, dataset, alignment)) for beta, model, alignment in models]
+    written = plot_beta_sweep(summary, out_dir / figure, title=title)
+    written += plot_rotation(summary, out_dir / f"{figure}-rotation", title=ROTATION_TITLES[name])
+    if panels:
         written += plot_traversals(panels, out_dir / f"{figure}e",
                                    title=f"{TRAVERSAL_TITLES[name]}: latent traversals (realization 0), "
                                          "smallest and largest β")

@@ -68,6 +68,11 @@ Beyond the paper (posterior collapse and disentanglement diagnostics):
   (in-sample R^2 is then Beta(p/2, (n - p - 1)/2), mean p/(n - 1), p the
   number of non-constant units), must reject at ``DCI_SIGNIFICANCE`` (0.001)
   after a Bonferroni correction over the sources.
+* ``p_mig``, ``p_dci_*``, ``p_axes_angle_deg`` (the positioned digit, given
+  ``positions``; Figure 5E's "units encode seemingly orthogonal axes of
+  motion"): MIG and DCI with the two position coordinates p as the sources,
+  and the angle between the units' directions in p-space (each unit's mean
+  regressed on p; :func:`position_metrics`).
 
 A metric that is undefined is null in the result, with its reason in
 ``undefined``. A non-finite code, variance or decoder output raises
@@ -85,10 +90,13 @@ from betavae_sym.alignment import (OrthogonalQuadratic, axes_angle_between, axes
                                    best_signed_permutation, permutation_and_signs)
 from betavae_sym.errors import BadInput, CheckFailed
 
+#: The metrics of :func:`position_metrics` (null without positions).
+POSITION_METRICS = ("p_mig", "p_dci_disentanglement", "p_dci_completeness", "p_dci_informativeness",
+                    "p_axes_angle_deg")
 #: Scalar metrics, in the order of tables and summaries (null where undefined).
 SCALAR_METRICS = ("elbo", "tie", "recon", "kl", "objective", "mie", "log_likelihood", "recon_mc_se",
                   "active_units", "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness",
-                  "tie_rotation", "rotation_angle_deg", "reference_angle_deg", "quadrature_error")
+                  "tie_rotation", "rotation_angle_deg", "reference_angle_deg", "quadrature_error", *POSITION_METRICS)
 #: Estimators of ``evaluate`` (``"auto"``: exact for k <= MAX_EXACT_K, sampling above).
 ESTIMATORS = ("auto", "exact", "sampling")
 #: Largest latent dimension of the exact (quadrature) estimator.
@@ -111,13 +119,36 @@ class MetricUndefined(ValueError):
     """A metric has no value for these inputs (the message says why)."""
 
 
+def tie_objective_from_moments(second: np.ndarray, cross: np.ndarray, target_second: np.ndarray,
+                               log_variance: float, posterior_cov: np.ndarray) -> OrthogonalQuadratic:
+    """TIE of the units turned by Q, ``E_x KL(N(Q mu, Q diag(sigma^2) Q^T) || N(m, C))``, as a function of Q,
+    from the moments of the code and the target under any distribution of x (rows, or p(x) itself).
+
+    With ``P = C^-1`` and ``B = second = E mu mu^T + diag(E sigma^2)``, ``G = cross = E mu m^T``:
+    ``1/2 [tr(P Q B Q^T) - 2 tr(G P Q) + tr(P E m m^T) - k + log det C - E sum log sigma^2]``
+    (Eqs. 45-46 for a Gaussian posterior ``p(s|x) = N(m(x), C)``).
+
+    Parameters
+    ----------
+    second, cross, target_second : ndarray, (k, k)
+        ``E mu mu^T + diag(E sigma^2)``, ``E mu m^T``, ``E m m^T``.
+    log_variance : float
+        ``E sum_u log sigma_u^2``.
+    posterior_cov : ndarray, (k, k)
+        ``C``.
+    """
+    k = second.shape[0]
+    precision = np.linalg.inv(posterior_cov)
+    precision = 0.5 * (precision + precision.T)
+    constant = 0.5 * (float(np.sum(precision * target_second)) - k + np.linalg.slogdet(posterior_cov)[1]
+                      - log_variance)
+    return OrthogonalQuadratic(precision, second, cross @ precision, float(constant))
+
+
 def tie_objective(mu: np.ndarray, logvar: np.ndarray, posterior_mean: np.ndarray,
                   posterior_cov: np.ndarray) -> OrthogonalQuadratic:
-    """TIE of the units turned by Q, ``mean_x KL(N(Q mu, Q diag(sigma^2) Q^T) || N(m, C))``, as a function of Q.
-
-    With ``P = C^-1``, ``B = mean_x mu mu^T + diag(mean_x sigma^2)``, ``G = mean_x mu m^T``:
-    ``1/2 [tr(P Q B Q^T) - 2 tr(G P Q) + mean_x m^T P m - k + log det C - mean_x sum log sigma^2]``
-    (Eqs. 45-46 for a Gaussian posterior ``p(s|x) = N(m(x), C)``).
+    """TIE of the units turned by Q, ``mean_x KL(N(Q mu, Q diag(sigma^2) Q^T) || N(m, C))``, over the rows:
+    :func:`tie_objective_from_moments` with the rows' moments.
 
     Parameters
     ----------
@@ -130,13 +161,9 @@ def tie_objective(mu: np.ndarray, logvar: np.ndarray, posterior_mean: np.ndarray
     if posterior_mean.shape != mu.shape or np.shape(posterior_cov) != (k, k):
         raise BadInput(f"the network has {k} latent units but the data have {posterior_mean.shape[1]} sources; "
                        "use as many latent units as sources", parameter="latent")
-    precision = np.linalg.inv(posterior_cov)
-    precision = 0.5 * (precision + precision.T)
-    second = mu.T @ mu / n + np.diag(np.exp(logvar).mean(axis=0))
-    cross = mu.T @ posterior_mean / n
-    constant = 0.5 * (np.einsum("ni,ij,nj->", posterior_mean, precision, posterior_mean) / n - k
-                      + np.linalg.slogdet(posterior_cov)[1] - logvar.sum(axis=1).mean())
-    return OrthogonalQuadratic(precision, second, cross @ precision, float(constant))
+    return tie_objective_from_moments(mu.T @ mu / n + np.diag(np.exp(logvar).mean(axis=0)),
+                                      mu.T @ posterior_mean / n, posterior_mean.T @ posterior_mean / n,
+                                      float(logvar.sum(axis=1).mean()), posterior_cov)
 
 
 def true_inference_error(mu: np.ndarray, logvar: np.ndarray, posterior_mean: np.ndarray,
@@ -254,6 +281,37 @@ def dci(codes: np.ndarray, sources: np.ndarray) -> tuple[dict, dict]:
     return scores, {}
 
 
+def position_metrics(codes: np.ndarray, positions: np.ndarray) -> tuple[dict, dict]:
+    """How the units depend on the position p of the positioned digit (Figure 5E): ``(scores, undefined)``.
+
+    ``p_mig``, ``p_dci_*``: :func:`mig` and :func:`dci` with the position coordinates ``positions: (n, 2)`` as
+    the sources. ``p_axes_angle_deg``: each unit's mean regressed on p by least squares (with an intercept),
+    ``E_q[z_u] ~ a_u^T p + c_u``; the angle in [0, 90] degrees between the lines of ``a_1`` and ``a_2``
+    (90: the two units follow orthogonal axes of motion). Undefined unless the code has 2 units, both active
+    (Cov_x(E_q[z_u]) > ``ACTIVE_UNIT_THRESHOLD``: a collapsed unit's direction is noise).
+    """
+    scores, undefined = {}, {}
+    try:
+        scores["p_mig"] = mig(codes, positions)
+    except MetricUndefined as exc:
+        scores["p_mig"], undefined["p_mig"] = None, str(exc)
+    dci_scores, dci_undefined = dci(codes, positions)
+    scores.update({f"p_{name}": value for name, value in dci_scores.items()})
+    undefined.update({f"p_{name}": reason for name, reason in dci_undefined.items()})
+    active = codes.var(axis=0) > ACTIVE_UNIT_THRESHOLD
+    if codes.shape[1] != 2 or not active.all():
+        scores["p_axes_angle_deg"] = None
+        undefined["p_axes_angle_deg"] = (f"the angle between the units' directions in p-space needs 2 active units; "
+                                         f"the code has {codes.shape[1]} units, {int(active.sum())} active")
+        return scores, undefined
+    design = np.column_stack([positions, np.ones(len(positions))])
+    directions = np.linalg.lstsq(design, codes, rcond=None)[0][:2]  # (2, U): column u is a_u
+    a, b = directions.T
+    cosine = abs(float(a @ b)) / (float(np.linalg.norm(a) * np.linalg.norm(b)))
+    scores["p_axes_angle_deg"] = math.degrees(math.acos(min(cosine, 1.0)))
+    return scores, undefined
+
+
 def _check_code(mu: np.ndarray, logvar: np.ndarray) -> None:
     """Raise :class:`MetricsFailed` unless the code is finite and ``exp(logvar)`` a positive float64."""
     for name, values in (("mean", mu), ("log-variance", logvar)):
@@ -270,7 +328,7 @@ def _check_code(mu: np.ndarray, logvar: np.ndarray) -> None:
 
 
 def evaluate(model, dataset, beta: float, *, samples: int = 1000, iwae_samples: int | None = None, seed=0,
-             estimator: str = "auto", tolerance: float | None = None, reference_mean=None) -> dict:
+             estimator: str = "auto", tolerance: float | None = None, reference_mean=None, positions=None) -> dict:
     """All metrics of a one-realization model on ``dataset`` (see the module docstring).
 
     Parameters
@@ -292,6 +350,8 @@ def evaluate(model, dataset, beta: float, *, samples: int = 1000, iwae_samples: 
         Nats per example of the exact estimator (default ``likelihood.QUADRATURE_TOLERANCE``).
     reference_mean : ndarray (n, k), optional
         Another code's means on the same rows, for ``reference_angle_deg``.
+    positions : ndarray (n, 2), optional
+        The positioned digit's position p of each row, for the ``p_*`` metrics (:func:`position_metrics`).
 
     Returns
     -------
@@ -362,11 +422,17 @@ def evaluate(model, dataset, beta: float, *, samples: int = 1000, iwae_samples: 
         undefined["reference_angle_deg"] = "no reference code given"
     else:
         reference_angle = axes_angle_between(mu, np.asarray(reference_mean, dtype=np.float64))
+    if positions is None:
+        position_scores = dict.fromkeys(POSITION_METRICS)
+        undefined.update(dict.fromkeys(POSITION_METRICS, "no positions given (not the positioned digit)"))
+    else:
+        position_scores, position_undefined = position_metrics(mu, np.asarray(positions, dtype=np.float64))
+        undefined.update(position_undefined)
     result.update({
         "recon_mc_se": estimates["recon_mc_se"], "active_units": int(np.sum(mu.var(axis=0) > ACTIVE_UNIT_THRESHOLD)),
         "mig": mig_value, **dci_scores,
         "tie_rotation": rotation.value, "rotation_angle_deg": axes_angle_deg(rotation.Q),
-        "reference_angle_deg": reference_angle, "quadrature_error": estimates["quadrature_error"],
+        "reference_angle_deg": reference_angle, "quadrature_error": estimates["quadrature_error"], **position_scores,
     })
     result = {name: result[name] for name in SCALAR_METRICS}
     result.update({

@@ -11,7 +11,7 @@ grid and every realization r = 0..R-1 (:mod:`betavae_sym.experiments.tasks`).
         {"dataset":  {"dataset", "n", "standardize", "k", "digit_classes", "digit_indices",
                       "sigma_eta", "scale", "data_seed", "mnist", "sampling"},
          "training": {"epochs", "batch_size", "lr", "dtype", "encoder_hidden", "decoder_hidden", "latent"},
-         "metrics":  {"samples", "iwae_samples"}}
+         "metrics":  {"samples", "iwae_samples", "heldout"}}
 
     and :func:`settings_hash` of that document names the store: a store made
     with other settings is refused instead of being mixed.
@@ -163,15 +163,21 @@ class MetricsSpec(Spec):
         Latent samples per example for the reconstruction term (paper: 1000).
     iwae_samples : int
         Importance samples K of the log-likelihood bound (default: ``samples``).
+    heldout : int
+        Held-out rows every network is scored on: rows ``n .. n + heldout - 1`` of the dataset's seed, which
+        no task trains on (:func:`~betavae_sym.data.synthetic.build_split`). The training-row view (the
+        paper's) scores the first ``min(n, heldout)`` training rows.
     """
 
     samples: int = 1000
     iwae_samples: int | None = None
+    heldout: int = 2000
 
     def __post_init__(self) -> None:
         self._normalize("samples", count(self.samples, "samples"))
         self._normalize("iwae_samples", self.samples if self.iwae_samples is None
                         else count(self.iwae_samples, "iwae_samples"))
+        self._normalize("heldout", count(self.heldout, "heldout"))
 
 
 #: The sections of the settings and their specs; a flat option belongs to the section that has a field by its name.

@@ -21,7 +21,8 @@ The file carries ``PRAGMA application_id`` = :data:`APPLICATION_ID`, so a
 foreign SQLite file is recognised. A store is created whole (in a temporary
 file, then linked to its name, never replacing one another process made); each finished task is one transaction. An existing file
 is validated through a read-only connection before anything is written: a
-corrupt or foreign file, another schema or other settings raise
+corrupt or foreign file, another schema, a store made before held-out evaluation (its settings
+have no ``metrics.heldout``) or other settings raise
 :class:`~betavae_sym.errors.BadInput` and leave it untouched.
 """
 
@@ -103,6 +104,10 @@ def read_meta(path: Path) -> dict:
             and isinstance(settings["dataset"].get("dataset"), str)):
         raise BadInput(f"'{path}': the 'settings' row of its meta table is not a settings document (sections "
                        f"{', '.join(SETTINGS_SECTIONS)}): the store is damaged; use another store", parameter="store")
+    if "heldout" not in settings["metrics"]:
+        raise BadInput(f"--store: '{path}' was made before held-out evaluation existed: its networks were scored on "
+                       "their training rows only, while this version scores every network on held-out rows and on "
+                       "its training rows (metrics.heldout); the two cannot be mixed: use a new --store")
     meta["settings"] = settings
     return meta
 
@@ -298,7 +303,7 @@ def _is_number(value) -> bool:
 def decode_metrics(path: Path, row: dict) -> dict | None:
     """The metrics of a store row, decoded from JSON (None for a diverged task); BadInput naming the store and
     the row when they are not valid JSON, or not a record of numbers or nulls (``kl_units`` a list of numbers)."""
-    from betavae_sym.experiments.metrics import SCALAR_METRICS
+    from betavae_sym.experiments.tasks import RECORD_METRICS
 
     text = row["metrics"]
     if text is None and row["status"] != "done":
@@ -311,7 +316,7 @@ def decode_metrics(path: Path, row: dict) -> dict | None:
     if not (isinstance(metrics, dict) and isinstance(metrics.get("kl_units"), list)
             and all(_is_number(value) for value in metrics["kl_units"])
             and all(_is_number(metrics[name]) or metrics[name] is None  # null: undefined, with its reason
-                    for name in SCALAR_METRICS if name in metrics)):
+                    for name in RECORD_METRICS if name in metrics)):
         raise BadInput(f"'{path}' {_row_name(row)}: its metrics are not a record of numbers (or nulls) by name with "
                        f"'kl_units' a list of numbers; {_REMOVE_ROW}", parameter="store")
     return metrics

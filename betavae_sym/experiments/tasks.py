@@ -1,4 +1,4 @@
-"""Tasks of a sweep, their ids and seeds, the process's dataset, and running one task.
+"""Tasks of a sweep, their ids and seeds, the process's data, and running one task.
 
 A sweep (:class:`~betavae_sym.experiments.settings.SweepSettings`) trains the
 deep beta-VAE on one synthetic dataset for every beta of a grid and every
@@ -17,6 +17,21 @@ noise from ``[task_seed, 0, 1]``), the metrics' latent samples from
 Python thread, so the same task gives the same numbers on any executor and in
 any order. Canonical JSON: :func:`~betavae_sym.experiments.settings.canonical_json`.
 
+What a task is scored on (:class:`SweepData`, :func:`run_task`): the network
+trains on rows ``0 .. n - 1`` of the dataset's seed and is scored on the
+``heldout`` rows after them (``metrics.heldout``; the same generative process
+and seed, standardized by the training rows' fit; no task trains on them),
+and again on its first ``min(n, heldout)`` training rows (the paper's view;
+the same latent draws, so the difference is not sampling noise). The record
+(:data:`RECORD_METRICS`): the held-out metrics by the names of
+:func:`~betavae_sym.experiments.metrics.evaluate`, the training-row ones
+prefixed ``train_``, ``generalization_gap = train_elbo - elbo`` (nats per
+example), and for mixed digits the exact linear optimum at the task's beta on
+the same held-out rows, ``theory_*`` (:mod:`betavae_sym.experiments.theory`),
+with ``reference_angle_deg`` the angle between the network's latent axes and
+that optimum's. The positioned digit's rows carry its positions, for the
+``p_*`` metrics.
+
 The ``sampling`` field of the dataset settings names how the dataset draws its
 samples (``data.synthetic.SAMPLING``): a store made by a version that drew them
 otherwise holds other data for the same seed, and is refused as made with
@@ -29,11 +44,25 @@ import io
 import socket
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from betavae_sym.data.synthetic import DatasetSpec, SyntheticDataset, build_dataset
+from betavae_sym.data.synthetic import DataSplit, DatasetSpec, build_split
+from betavae_sym.experiments.metrics import SCALAR_METRICS
 from betavae_sym.experiments.settings import SweepSettings, TrainingSpec, sha256_hex
+
+if TYPE_CHECKING:
+    from betavae_sym.data.synthetic import SyntheticDataset
+    from betavae_sym.experiments.theory import DatasetTheory
+
+#: The theory's values stored per task (mixed digits), ``theory_<name>``.
+THEORY_METRICS = tuple(f"theory_{name}" for name in ("elbo", "tie", "tie_rotation", "mie", "recon", "kl",
+                                                     "rotation_angle_deg"))
+#: The scalars of a task's record, in the order of summaries: held-out metrics, training-row metrics,
+#: the generalization gap, the theory on the held-out rows (mixed digits only).
+RECORD_METRICS = (*SCALAR_METRICS, *(f"train_{name}" for name in SCALAR_METRICS), "generalization_gap",
+                  *THEORY_METRICS)
 
 
 @dataclass(frozen=True)
@@ -77,39 +106,77 @@ def make_tasks(settings: SweepSettings, save_params_realization: int | None = 0)
             for beta in settings.betas for r in range(settings.realizations)]
 
 
-class DatasetCache:
-    """The dataset of one :class:`~betavae_sym.data.synthetic.DatasetSpec`, kept for the life of the process.
+@dataclass(frozen=True, eq=False)
+class SweepData:
+    """What every task of a sweep trains and is scored on.
 
-    A sweep uses one dataset; building it takes seconds (loading the embedded
-    MNIST), so it is built once per process, or received from the parent
-    (:meth:`put`) and not built at all. Asking for another spec replaces it.
+    Attributes
+    ----------
+    split : DataSplit
+        The training rows and the held-out rows (:func:`~betavae_sym.data.synthetic.build_split`).
+    heldout : int
+        ``metrics.heldout``; the training-row view is the first ``min(n, heldout)`` training rows.
+    theory : DatasetTheory or None
+        The exact linear theory for the data as fed to the network (mixed digits), None for the positioned digit.
+    """
+
+    split: DataSplit
+    heldout: int
+    theory: DatasetTheory | None
+
+    @classmethod
+    def build(cls, dataset: DatasetSpec, heldout: int) -> SweepData:
+        """Build the rows (seconds: the embedded MNIST) and, for mixed digits, the theory (an eigendecomposition)."""
+        from betavae_sym.experiments.theory import DatasetTheory
+
+        split = build_split(dataset, heldout)
+        return cls(split=split, heldout=heldout,
+                   theory=DatasetTheory.of(split.train) if dataset.dataset == "mixed-digits" else None)
+
+    @property
+    def train_view(self) -> SyntheticDataset:
+        """The training rows the training-row metrics are computed on."""
+        return self.split.train_view(self.heldout)
+
+
+class SweepDataCache:
+    """The :class:`SweepData` of one (dataset settings, held-out rows), kept for the life of the process.
+
+    A sweep uses one; building it takes seconds, so it is built once per
+    process, or received from the parent (:meth:`put`) and not built at all.
+    Asking for other settings replaces it.
     """
 
     def __init__(self) -> None:
-        self._spec: DatasetSpec | None = None
-        self._dataset: SyntheticDataset | None = None
+        self._key: tuple | None = None
+        self._data: SweepData | None = None
 
-    def get(self, spec: DatasetSpec) -> SyntheticDataset:
-        """The dataset of ``spec``: the one held if it is that spec's, else built (deterministic) and held."""
-        if spec != self._spec:
-            self.put(spec, build_dataset(spec))
-        return self._dataset
+    def get(self, spec: DatasetSpec, heldout: int) -> SweepData:
+        """The data of ``spec`` with ``heldout`` rows: the one held if it is theirs, else built (deterministic)."""
+        if (spec, heldout) != self._key:
+            self.put(spec, heldout, SweepData.build(spec, heldout))
+        return self._data
 
-    def put(self, spec: DatasetSpec, dataset: SyntheticDataset) -> None:
-        """Hold ``dataset``, built elsewhere from ``spec``."""
-        self._spec, self._dataset = spec, dataset
-
-
-#: This process's dataset (the parent's, or a worker's received from it).
-DATASET_CACHE = DatasetCache()
+    def put(self, spec: DatasetSpec, heldout: int, data: SweepData) -> None:
+        """Hold ``data``, built elsewhere from ``spec`` and ``heldout``."""
+        self._key, self._data = (spec, heldout), data
 
 
-def preload_dataset(settings: SweepSettings, dataset: SyntheticDataset) -> None:
-    """Give this process the dataset of ``settings``, built by the parent (a worker's initializer calls this).
+#: This process's sweep data (the parent's, or a worker's received from it).
+SWEEP_DATA = SweepDataCache()
+
+
+def sweep_data(settings: SweepSettings) -> SweepData:
+    """The :class:`SweepData` of ``settings`` (this process's, built on first use)."""
+    return SWEEP_DATA.get(settings.dataset, settings.metrics.heldout)
+
+
+def preload_dataset(settings: SweepSettings, data: SweepData) -> None:
+    """Give this process the data of ``settings``, built by the parent (a worker's initializer calls this).
 
     Building is deterministic, so the numbers are the same as if the worker had built it.
     """
-    DATASET_CACHE.put(settings.dataset, dataset)
+    SWEEP_DATA.put(settings.dataset, settings.metrics.heldout, data)
 
 
 def architecture_of(training: TrainingSpec, N: int):
@@ -126,10 +193,13 @@ def architecture_of(training: TrainingSpec, N: int):
     return architecture
 
 
-def run_task(task: Task, dataset: SyntheticDataset | None = None) -> dict:
+def run_task(task: Task, data: SweepData | None = None) -> dict:
     """Train and evaluate one task; the result is what the store records (JSON-ready, plus ``params`` bytes).
 
-    ``dataset``: the task's dataset if the caller has it (else this process's, :data:`DATASET_CACHE`).
+    ``data``: the task's :class:`SweepData` if the caller has it (else this process's, :func:`sweep_data`).
+    ``metrics`` is the record of the module docstring (:data:`RECORD_METRICS`, ``kl_units``, the
+    held-out ``alignment``, ``rotation``, ``estimators``, ``decoded_points``, and ``undefined``: the reason
+    of every null, training-row ones prefixed ``train_``).
 
     A diverged training gives ``status = "diverged"`` with the message and no
     metrics (a numerical failure is never reported as a number).
@@ -138,16 +208,17 @@ def run_task(task: Task, dataset: SyntheticDataset | None = None) -> dict:
 
     from betavae_sym import __version__
     from betavae_sym.deep.train import TrainingDiverged, train
-    from betavae_sym.experiments.metrics import MetricsFailed, evaluate
+    from betavae_sym.experiments.metrics import MetricsFailed
 
-    training, metrics_settings = task.settings.training, task.settings.metrics
+    training = task.settings.training
     result = {"task_id": task.task_id, "beta": task.beta, "realization": task.realization,
               "seed": str(task.seed), "version": __version__, "host": socket.gethostname(),
               "status": "done", "message": None, "metrics": None, "params": None,
               "train_seconds": None, "eval_seconds": None, "final_loss": None}
     with threadpool_limits(1, user_api="blas"):
-        if dataset is None:
-            dataset = DATASET_CACHE.get(task.settings.dataset)
+        if data is None:
+            data = sweep_data(task.settings)
+        dataset = data.split.train
         architecture = architecture_of(training, dataset.N)
         try:
             trained = train(dataset, task.beta, epochs=training.epochs, realizations=[0],
@@ -159,8 +230,7 @@ def run_task(task: Task, dataset: SyntheticDataset | None = None) -> dict:
             return result
         start = time.perf_counter()
         try:
-            metrics = evaluate(trained.model, dataset, task.beta, samples=metrics_settings.samples,
-                               iwae_samples=metrics_settings.iwae_samples, seed=[task.seed, 0, 2])
+            metrics = score(trained.model, task, data)
         except MetricsFailed as exc:  # a network whose code or output is not finite: no metric is a number
             result.update(status="diverged", message=f"evaluation failed (beta = {task.beta:g}, realization "
                                                      f"{task.realization}): {exc}")
@@ -172,6 +242,36 @@ def run_task(task: Task, dataset: SyntheticDataset | None = None) -> dict:
         np.savez(buffer, **{key: value[0] for key, value in trained.model.params.items()})
         result["params"] = buffer.getvalue()
     return result
+
+
+def score(model, task: Task, data: SweepData) -> dict:
+    """The metrics record of a trained one-realization ``model`` (module docstring; :func:`run_task`).
+
+    Both views use the latent draws of ``default_rng([task_seed, 0, 2])``. MetricsFailed as ``evaluate``.
+    """
+    from betavae_sym.experiments.metrics import evaluate
+    from betavae_sym.experiments.theory import theory_code, theory_on_rows
+
+    options = dict(samples=task.settings.metrics.samples, iwae_samples=task.settings.metrics.iwae_samples,
+                   seed=[task.seed, 0, 2])
+    heldout, train_view = data.split.heldout, data.train_view
+    theory, references, undefined = {}, {"heldout": None, "train": None}, {}
+    if data.theory is not None and task.beta > 0:
+        optimum = data.theory.optimum([task.beta])
+        theory = {f"theory_{name}": value for name, value in theory_on_rows(optimum, heldout)[0].items()}
+        references = {view: theory_code(optimum, rows.X)[0][0] for view, rows in (("heldout", heldout),
+                                                                                 ("train", train_view))}
+    elif data.theory is not None:
+        theory = dict.fromkeys(THEORY_METRICS)
+        undefined.update(dict.fromkeys(THEORY_METRICS, "the linear theory needs beta > 0"))
+    metrics = evaluate(model, heldout, task.beta, reference_mean=references["heldout"],
+                       positions=heldout.params.get("p"), **options)
+    train = evaluate(model, train_view, task.beta, reference_mean=references["train"],
+                     positions=train_view.params.get("p"), **options)
+    undefined.update(metrics["undefined"])
+    undefined.update({f"train_{name}": reason for name, reason in train["undefined"].items()})
+    return {**metrics, **{f"train_{name}": train[name] for name in SCALAR_METRICS},
+            "generalization_gap": train["elbo"] - metrics["elbo"], **theory, "undefined": undefined}
 
 
 def load_params(training: TrainingSpec, blob: bytes, N: int, seed: int = 0):

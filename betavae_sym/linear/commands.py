@@ -1,9 +1,19 @@
-"""``betavae-sym analytic``: the analytic beta sweep for a mixing matrix (Figure 3).
+"""``betavae-sym analytic``: the analytic beta sweep for a mixing matrix (Figure 3), or for a dataset's covariance.
+
+``--dataset mixed-digits`` (with the dataset options of ``simulate``: ``--k``,
+``--digit-classes``, ``--digit-indices``, ``--sigma-eta``, ``--data-seed``,
+``--mnist``, ``--n``, ``--no-standardize``) builds the same
+:class:`~betavae_sym.data.synthetic.DatasetSpec` a sweep would and solves the
+linear beta-VAE for its data as fed to the network
+(:func:`betavae_sym.experiments.theory.gaussian_data_of`: ``A A^T + sigma_eta^2 I``,
+or standardized by its first n rows, ``S^-1 (A A^T + sigma_eta^2 I) S^-1``):
+the theory a sweep's Figure 4 draws.
 
 JSON document (``--json PATH|-``), stable::
 
     {"N": int, "k": int, "mixing": str,
-     "data": {"noise_var": number | file name | null, "sigma_x": file name | null},
+     "data": {"noise_var": number | file name | null, "sigma_x": file name | null,
+              "dataset": the DatasetSpec's JSON (--dataset) | null},
      "records": [{"beta", "elbo", "mie", "tie", "recon", "kl", "log_likelihood", "objective",
                   "tie_min", "tie_max", "optimum_unique",
                   "converged", "max_grad", "closed_form_gap"}, ...],
@@ -27,11 +37,30 @@ import argparse
 
 
 def register(subparsers) -> None:
-    analytic = subparsers.add_parser("analytic", help="analytic beta sweep for a mixing matrix (Figure 3)")
-    analytic.add_argument("--mixing", required=True, metavar="paper|PATH.npy|PATH.csv",
-                          help="'paper' (A_ij = (1 + delta_ij)/2, size N x k) or a file holding A (N x k)")
+    analytic = subparsers.add_parser(
+        "analytic", help="analytic beta sweep for a mixing matrix (Figure 3) or a dataset's covariance",
+        description="The analytic beta-VAE at its optimum against beta, for x = A s + noise with --mixing, or for "
+                    "the data a deep sweep feeds its networks with --dataset mixed-digits (the same dataset "
+                    "options as simulate; e.g. 'analytic --dataset mixed-digits --betas 0.25:4:100' gives the "
+                    "theory of Figure 4 for standardized mixed digits, n = 1000, seed 0).")
+    source = analytic.add_mutually_exclusive_group(required=True)
+    source.add_argument("--mixing", metavar="paper|PATH.npy|PATH.csv",
+                        help="'paper' (A_ij = (1 + delta_ij)/2, size N x k) or a file holding A (N x k)")
+    source.add_argument("--dataset", metavar="mixed-digits",
+                        help="the covariance of a dataset as fed to the network: Sigma_x = A A^T + sigma_eta^2 I "
+                             "(--no-standardize) or S^-1 (A A^T + sigma_eta^2 I) S^-1 with S the per-pixel s.d. of "
+                             "its first --n rows (the sweep's standardization); A the digits")
     analytic.add_argument("--N", type=int, default=128, help="data dimension for --mixing paper (default 128)")
-    analytic.add_argument("--k", type=int, default=2, help="latent units for --mixing paper (default 2)")
+    analytic.add_argument("--k", type=int,
+                          help="latent units for --mixing paper, digits of --dataset mixed-digits (default 2)")
+    dataset = analytic.add_argument_group("dataset options (with --dataset; as for simulate)")
+    dataset.add_argument("--n", type=int, help="the training rows whose standardization the data get (default 1000)")
+    dataset.add_argument("--no-standardize", action="store_true", help="the raw pixels (default: standardized)")
+    dataset.add_argument("--digit-classes", metavar="C,C,...", help="class of each digit (default 0,1,...)")
+    dataset.add_argument("--digit-indices", metavar="I,I,...", help="MNIST indices of the digits instead of classes")
+    dataset.add_argument("--sigma-eta", type=float, help="noise standard deviation (default 1)")
+    dataset.add_argument("--data-seed", type=int, help="seed of the dataset (default 0)")
+    dataset.add_argument("--mnist", metavar="DIR", help="folder with MNIST IDX files (default: the embedded digits)")
     analytic.add_argument("--betas", required=True, metavar="START:STOP:NUM|B,B,...",
                           help="NUM evenly spaced values from START to STOP, or a comma-separated list")
     data = analytic.add_mutually_exclusive_group()
@@ -162,6 +191,23 @@ def _table(result) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _dataset_data(args: argparse.Namespace):
+    """``(GaussianData, mixing name, data description)`` of ``--dataset``: the data as fed to the network."""
+    from betavae_sym.data.commands import dataset_spec
+    from betavae_sym.data.synthetic import DatasetSpec, build_dataset
+    from betavae_sym.errors import BadInput
+    from betavae_sym.experiments.theory import check_gaussian, describe_data, gaussian_data_of
+
+    if args.sigma_x is not None or args.noise_var.strip() != "1":
+        option = "--sigma-x" if args.sigma_x is not None else "--noise-var"
+        raise BadInput(f"{option}: the dataset's covariance is its own (give --sigma-eta for its noise)")
+    spec = dataset_spec(args, n=DatasetSpec.n if args.n is None else args.n, standardize=not args.no_standardize)
+    check_gaussian(spec.dataset)  # before building it
+    dataset = build_dataset(spec)
+    return gaussian_data_of(dataset), describe_data(dataset), {"noise_var": None, "sigma_x": None,
+                                                                "dataset": spec.to_json()}
+
+
 def analytic_handler(args: argparse.Namespace) -> int:
     import json
     import sys
@@ -181,13 +227,25 @@ def analytic_handler(args: argparse.Namespace) -> int:
                        f"1.5e-17 nats) makes the numbers unreliable; use betas <= {BETA_LIMIT:g}", parameter="betas")
     memory(2000.0 * len(betas), "betas", args.betas, what=" for the sweep's records (about 2 kB per beta)")
     seed = count(args.seed, "seed", minimum=0)
-    if args.mixing == "paper" and 1 <= args.k <= args.N:
-        _check_memory(args.N, args.k)  # before paper_mixing allocates A
-    A, name = load_mixing(args.mixing, args.N, args.k)
-    if args.mixing != "paper":
-        _check_memory(*A.shape, source=args.mixing)
-    data, description = load_data(A, noise_var=args.noise_var, sigma_x=args.sigma_x)
-    _check_conditioning(data, args.mixing)
+    if args.dataset is not None:
+        data, name, description = _dataset_data(args)
+        A = data.A
+    else:
+        used = [flag for flag, value in (("--n", args.n), ("--no-standardize", args.no_standardize or None),
+                                         ("--digit-classes", args.digit_classes), ("--digit-indices", args.digit_indices),
+                                         ("--sigma-eta", args.sigma_eta), ("--data-seed", args.data_seed),
+                                         ("--mnist", args.mnist)) if value is not None]
+        if used:
+            raise BadInput(f"{used[0]}: a dataset option; it needs --dataset (or leave it out with --mixing)")
+        k = 2 if args.k is None else args.k
+        if args.mixing == "paper" and 1 <= k <= args.N:
+            _check_memory(args.N, k)  # before paper_mixing allocates A
+        A, name = load_mixing(args.mixing, args.N, k)
+        if args.mixing != "paper":
+            _check_memory(*A.shape, source=args.mixing)
+        data, description = load_data(A, noise_var=args.noise_var, sigma_x=args.sigma_x)
+        description["dataset"] = None
+    _check_conditioning(data, args.mixing or args.dataset)
     sigma_y2 = positive_number(args.sigma_y2, "sigma_y2")
     outputs = _outputs(args)
 

@@ -97,11 +97,15 @@ class ExactOptimum:
         return {name: value.mean(axis=1) for name, value in values.items()} if average else values
 
 
-def exact_optimum(data: GaussianData, betas, *, sigma_y2: float = 1.0, seed: int = 0) -> ExactOptimum:
+def exact_optimum(data: GaussianData, betas, *, sigma_y2: float = 1.0, seed: int = 0,
+                  problem: Problem | None = None) -> ExactOptimum:
     """The exact optimum of the linear beta-VAE for ``data`` at each beta (> 0) of ``betas``.
 
     ``sigma_y2``: the decoder variance. ``seed`` only chooses the (irrelevant) completion of
-    the reduced basis for isotropic noise. See the module docstring for the one-call use.
+    the reduced basis for isotropic noise. ``problem``: ``data_problem(data, sigma_y2=sigma_y2,
+    seed=seed)`` when the caller keeps it for several calls (for general noise it costs an
+    eigendecomposition of ``Sigma_x``, O(N^3); everything else is O(N) per beta). See the module
+    docstring for the one-call use.
 
     >>> from betavae_sym.linear.mixing import paper_mixing
     >>> theory = exact_optimum(GaussianData.from_noise(paper_mixing(8, 2), 1.0), [0.5, 1.0, 2.0])
@@ -113,7 +117,10 @@ def exact_optimum(data: GaussianData, betas, *, sigma_y2: float = 1.0, seed: int
     betas = np.array([positive_number(b, "betas") for b in np.ravel(betas)], dtype=np.float64)
     if betas.size == 0:
         raise BadInput("no values given", parameter="betas")
-    problem = data_problem(data, sigma_y2=sigma_y2, seed=seed)
+    if problem is None:
+        problem = data_problem(data, sigma_y2=sigma_y2, seed=seed)
+    elif not isinstance(problem, Problem) or problem.N != data.N or problem.k != data.k or problem.fixed_D is not None:
+        raise BadInput("not the reduced problem of these data (data_problem(data))", parameter="problem")
     reduced = closed_form_parameters(problem, betas)
     metrics, permutations = evaluate(problem, reduced, betas)
     return ExactOptimum(data=data, betas=betas, sigma_y2=problem.sigma_y2, problem=problem, reduced=reduced,

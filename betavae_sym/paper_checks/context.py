@@ -26,9 +26,6 @@ ANALYTIC_BETAS = {"quick": (0.05, 4.0, 80), "decide": (0.05, 4.0, 80), "paper": 
 #: Symbolic topics in the order ``betavae_sym.symbolic.derive`` submits them (grouped by shared work).
 ALL_TOPICS = SUBMISSION_ORDER
 
-#: The deep datasets: Figure 4 (mixed digits) and Figure 5 (positioned digit).
-DEEP_DATASETS = ("mixed-digits", "positioned-digit")
-
 #: Figure 5 again at a second position scale (pixels per unit of A s + sigma_eta eta; the first is 1): its TIE
 #: minimum is a property of inference only if it stays put when the units of the position change. 0.5, not 2:
 #: at scale 2, 13 % of the digits would leave the canvas (the posterior p(s|x) is exact only while they stay).
@@ -137,7 +134,7 @@ class Context:
     preset : a preset of :data:`betavae_sym.experiments.settings.PRESETS` (deep sweeps, analytic grid); default
         the deciding preset.
     sweeps_dir : folder of the deep sweep stores (resumed if present).
-    sweep_options : options overriding the deep sweeps' preset (:func:`betavae_sym.experiments.settings.preset_sweeps`; tests, tiny runs).
+    sweep_options : options overriding the deep sweeps' preset (:meth:`betavae_sym.experiments.settings.SweepSettings.preset`; tests, tiny runs).
     analytic_betas : override of the analytic beta grid.
     """
 
