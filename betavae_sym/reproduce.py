@@ -12,6 +12,11 @@ it; the exit status is 1. Layout of ``out``::
     .cache/derivations.json  (the symbolic run, reused while its sources and versions are unchanged)
     sweeps/  (<dataset>-<preset>.db stores, resumed; summaries JSON/CSV; figure4, figure4-rotation, figure4e,
               figure5, figure5-rotation, figure5e)
+    sweeps/positioned-digit-scale-0.5/  (Figure 5's sweep at the second position scale, the same files)
+
+The default preset is the deciding one (``decide``, about 30 minutes on 2
+cores, sized by the README's power analysis); ``quick`` is a 5-minute look whose
+deep verdicts carry a caveat; ``paper`` is the thesis's protocol (hours).
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-#: Presets of the whole run (deep sweep preset and analytic grid).
-PRESETS = ("quick", "paper")
+#: Presets of the whole run (deep sweep preset and analytic grid), the default first: the names of
+#: ``experiments.settings.PRESETS`` (not imported here, so that the command line starts light; a test ties them).
+PRESETS = ("decide", "quick", "paper")
 
 
 @dataclass
@@ -60,7 +66,7 @@ def _say(progress: bool, text: str) -> None:
         sys.stderr.flush()
 
 
-def reproduce(out: Path, preset: str = "quick", *, progress: bool = True, jobs: int = 2, only=None,
+def reproduce(out: Path, preset: str = PRESETS[0], *, progress: bool = True, jobs: int = 2, only=None,
               topics=None, sweep_options: dict | None = None, analytic_betas=None) -> ReproduceRun:
     """Run every stage into ``out``; returns the run record (never raises for a failing stage).
 
@@ -72,23 +78,21 @@ def reproduce(out: Path, preset: str = "quick", *, progress: bool = True, jobs: 
     damaged deep sweep store in ``out/sweeps`` (all before anything is written).
     """
     from betavae_sym.errors import BadInput
-    from betavae_sym.experiments.settings import preset_sweeps
-    from betavae_sym.experiments.sweep import check_sweep_stores
     from betavae_sym.fileio import ensure_writable_dir
     from betavae_sym.paper_checks import Context, select
-    from betavae_sym.paper_checks.context import ALL_TOPICS, DEEP_DATASETS
+    from betavae_sym.paper_checks.context import ALL_TOPICS
 
     if preset not in PRESETS:
         raise BadInput(f"--preset: unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
     checks = select(only)                                   # unknown ids: BadInput before any work
     needs_deep = only is None or any("deep" in c.needs for c in checks)
-    if needs_deep:  # a damaged store of an earlier run: BadInput before any work
-        check_sweep_stores(Path(out) / "sweeps", preset_sweeps(preset, DEEP_DATASETS, **(sweep_options or {})),
-                           label=preset)
-    out = ensure_writable_dir(Path(out), "--out")
-    topics = tuple(ALL_TOPICS if topics is None else topics)
-    context = Context(preset=preset, sweeps_dir=out / "sweeps", jobs=jobs, progress=progress,
+    context = Context(preset=preset, sweeps_dir=Path(out) / "sweeps", jobs=jobs, progress=progress,
                       sweep_options=dict(sweep_options or {}), analytic_betas=analytic_betas)
+    if needs_deep:  # a damaged store of an earlier run: BadInput before any work
+        context.check_deep_stores()
+    out = ensure_writable_dir(Path(out), "--out")
+    context.sweeps_dir = out / "sweeps"
+    topics = tuple(ALL_TOPICS if topics is None else topics)
     run = ReproduceRun(out=out, preset=preset, context=context)
     stages = [("derivations", lambda: _derivations(run, topics)),
               ("analytic", lambda: _analytic(run)),
@@ -180,19 +184,30 @@ _DEEP_CAPTIONS = {
                 "(decoded images over a grid of the two latent units, in prior standard deviations)"}
 
 
+def _caption(sweep: str, stem: str) -> str:
+    """The caption of figure ``stem`` of the deep sweep ``sweep`` (the second position scale says so)."""
+    from betavae_sym.paper_checks.context import SECOND_SCALE, SECOND_SCALE_SWEEP
+
+    caption = _DEEP_CAPTIONS.get(stem, stem)
+    if sweep == SECOND_SCALE_SWEEP:
+        caption = caption.replace("positioned digit", f"positioned digit at position scale {SECOND_SCALE:g} "
+                                                      "(the second scale of the TIE check)", 1)
+    return caption
+
+
 def _deep(run: ReproduceRun) -> str:
     outputs = run.context.deep()
     details = []
-    for dataset, output in outputs.items():
+    for sweep, output in outputs.items():
         for path in output.files:
             path = Path(path)
             what = "figure" if path.suffix in (".png", ".svg") else "deep sweep summary"
             run.files.append((path, f"{what} ({path.suffix[1:].upper()})"))
             if path.suffix == ".png":
-                run.figures.append((path, _DEEP_CAPTIONS.get(path.stem, path.stem)))
+                run.figures.append((path, _caption(sweep, path.stem)))
         run.files.append((output.store, "deep sweep store (SQLite; a second run resumes it)"))
         r = output.report
-        details.append(f"{dataset}: {r.total} tasks ({r.already_done} already in the store, {r.ran} run, "
+        details.append(f"{sweep}: {r.total} tasks ({r.already_done} already in the store, {r.ran} run, "
                        f"{r.diverged} diverged)")
     return "; ".join(details)
 

@@ -196,7 +196,7 @@ BAD = {
         "--betas": BETAS,
         "--realizations": COUNT,
         "--epochs": COUNT,
-        "--preset": choice_of("quick", "paper"),
+        "--preset": choice_of("decide", "quick", "paper"),
         "--store": output_file(".db") | st.sampled_from(["garbage.db", "file.txt"]),
         "--executor": choice_of("local", "dask"),
         "--scheduler": st.sampled_from(["tcp://127.0.0.1:1", "not an address"]),  # without --executor dask
@@ -221,12 +221,12 @@ BAD = {
     "check": {
         "--only": NON_NUMBERS.filter(lambda t: t.strip() != "") | st.sampled_from(["eq0", "eq82", "EQ1", "fig9"]),
         "--json": output_file(".json"),
-        "--preset": choice_of("quick", "paper"),
+        "--preset": choice_of("decide", "quick", "paper"),
         "--sweeps": st.sampled_from(["file.txt", "file.txt/below"]),
         "--jobs": COUNT,
     },
     "reproduce": {
-        "--preset": choice_of("quick", "paper"),
+        "--preset": choice_of("decide", "quick", "paper"),
         "--out": output_folder(),
         "--jobs": COUNT,
     },

@@ -71,7 +71,8 @@ def _sweeps_with_damaged_positioned_digit_store(reference, tmp_path):
 
 def test_check_validates_the_deep_stores_before_training_anything(reference, tmp_path, capsys):
     folder = _sweeps_with_damaged_positioned_digit_store(reference, tmp_path)
-    assert main(["check", "--only", "fig5-kl-decreasing", "--sweeps", str(folder), "--no-progress"]) == 2
+    assert main(["check", "--preset", "quick", "--only", "fig5-kl-decreasing", "--sweeps", str(folder),
+                 "--no-progress"]) == 2
     _one_line(capsys, "positioned-digit-quick.db", "beta = 1.0, realization 2")
     assert sorted(path.name for path in folder.iterdir()) == ["positioned-digit-quick.db"]  # no mixed-digits sweep
 
@@ -80,7 +81,7 @@ def test_reproduce_validates_the_deep_stores_before_writing_anything(reference, 
     out = tmp_path / "report"
     out.mkdir()
     folder = _sweeps_with_damaged_positioned_digit_store(reference, out)
-    assert main(["reproduce", "--out", str(out), "--no-progress"]) == 2
+    assert main(["reproduce", "--preset", "quick", "--out", str(out), "--no-progress"]) == 2
     _one_line(capsys, "positioned-digit-quick.db", "beta = 1.0, realization 2")
     assert [path.name for path in out.iterdir()] == ["sweeps"]
     assert [path.name for path in folder.iterdir()] == ["positioned-digit-quick.db"]

@@ -1,5 +1,6 @@
 """``betavae-sym reproduce``: a tiny end-to-end run, a failing stage, bad input."""
 
+import html
 import json
 import re
 
@@ -9,12 +10,16 @@ from betavae_sym.cli import main
 from betavae_sym.paper_checks.context import Context
 from betavae_sym.reproduce import reproduce
 
-TINY_SWEEPS = dict(betas=[0.5, 1.0, 2.0], realizations=1, epochs=1, n=40, samples=4, iwae_samples=4, heldout=40)
-ONLY = ["eq21", "eq63", "prop3", "fig3-elbo-max", "fig4-recon-decreasing", "settings-realizations"]
+TINY_SWEEPS = dict(betas=[0.5, 1.0, 2.0], realizations=2, epochs=1, n=40, samples=4, iwae_samples=4, heldout=40)
+#: every kind of deep judge: near 1, TIE optimum, TIE at two scales, decreasing, trends, orthogonal axes
+DEEP = ["fig4-elbo-max-near-1", "fig4-tie-nonmonotonic", "fig4-recon-decreasing", "fig5-tie-nonmonotonic",
+        "fig5-traversal-axes", "fig4-factorized-high-beta"]   # in the registry's order
+ONLY = ["eq21", "eq63", "prop3", "fig3-elbo-max", *DEEP, "settings-realizations"]
 
 
 def _tiny(out, **kw):
-    return reproduce(out, "quick", progress=False, jobs=1, only=ONLY, topics=("propositions",),
+    """The deciding preset's shape (three sweeps: both datasets and the second position scale) at tiny sizes."""
+    return reproduce(out, "decide", progress=False, jobs=1, only=ONLY, topics=("propositions",),
                      sweep_options=TINY_SWEEPS, analytic_betas=[0.5, 1.0, 2.0], **kw)
 
 
@@ -52,6 +57,24 @@ def test_tiny_reproduce_writes_every_output(tiny_report):
     assert "(A^\\top\\mathbf{J})" in markdown or "A}^\\top\\mathbf{J}" in markdown   # Eq. 63 corrected form
 
 
+def test_tiny_deep_verdicts_name_their_protocol_and_carry_the_caveat_of_a_changed_preset(tiny_report):
+    run, out = tiny_report
+    assert (out / "sweeps" / "positioned-digit-scale-0.5" / "figure5.png").is_file()
+    checks = {c["id"]: c for c in json.loads((out / "checks.json").read_text())}
+    for check_id in DEEP:
+        check = checks[check_id]
+        assert check["status"] in ("verified", "refuted", "not-checkable"), (check_id, check["evidence"])
+        assert check["protocol"] and all(p["preset"] == "decide" and p["n"] == 40 and p["heldout"] == 40
+                                          and p["realizations"] == [2, 2] for p in check["protocol"])
+        assert "40 held-out rows" in check["evidence"]
+        # 40 rows and one epoch are not the deciding protocol: a verdict says so
+        assert (check["caveat"] is not None) == (check["status"] != "not-checkable")
+    assert len(checks["fig5-tie-nonmonotonic"]["protocol"]) == 2          # both position scales
+    page = (out / "report.html").read_text()
+    for heading in ("Summary", "Deep claims: the thesis's protocol and this run's"):
+        assert f">{html.escape(heading)}</h" in page
+
+
 def test_a_failing_stage_is_named_and_the_other_stages_keep_their_outputs(tmp_path, monkeypatch):
     def broken(self):
         raise RuntimeError("no deep today")
@@ -59,7 +82,7 @@ def test_a_failing_stage_is_named_and_the_other_stages_keep_their_outputs(tmp_pa
     monkeypatch.setattr(Context, "deep", broken)
     run = _tiny(tmp_path / "r")
     assert run.failed == ["deep"]
-    assert run.crashed == ["fig4-recon-decreasing"]
+    assert run.crashed == DEEP                           # every check that needs the deep sweeps, none other
     out = tmp_path / "r"
     assert (out / "figure3.png").is_file() and (out / "checks.json").is_file()
     markdown = (out / "report.md").read_text()

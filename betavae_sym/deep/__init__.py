@@ -1,1 +1,1 @@
-"""deep layer of betavae-sym (see DESIGN.md)."""
+"""The deep beta-VAE in NumPy: stacked realizations, hand-written backprop, Adam, training (README, Architecture)."""

@@ -16,9 +16,9 @@ def add_simulate_arguments(sim: argparse.ArgumentParser) -> None:
                      help="beta values: a comma-separated list, or NUM evenly spaced values from START to STOP")
     sim.add_argument("--realizations", type=int, help="random initializations per beta (paper: 100)")
     sim.add_argument("--epochs", type=int, help="training epochs (paper: 1000)")
-    sim.add_argument("--preset", choices=("quick", "paper"),
-                     help="fill in the sweep (quick: minutes on 2 cores; paper: the paper's protocol); "
-                          "explicit options win")
+    sim.add_argument("--preset", choices=("decide", "quick", "paper"),
+                     help="fill in the sweep (decide: sized to decide the deep claims, about 10 minutes per "
+                          "dataset on 2 cores; quick: minutes; paper: the paper's protocol); explicit options win")
     sim.add_argument("--store", required=True, metavar="PATH", help="SQLite results store (created if missing)")
     sim.add_argument("--executor", choices=("local", "dask"), default="local")
     sim.add_argument("--scheduler", metavar="tcp://HOST:PORT",

@@ -1,4 +1,4 @@
-"""The analytic beta-VAE, numerically: lambdified callables, solvers, closed form, beta sweeps (see DESIGN.md).
+"""The analytic beta-VAE, numerically: lambdified callables, solvers, closed form, beta sweeps (README, Architecture).
 
 Public API: :func:`solve`, :func:`closed_form` (both return a :class:`Solution`),
 :func:`sweep` (a :class:`SweepResult`, Figure 3 via

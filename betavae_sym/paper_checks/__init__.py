@@ -4,9 +4,6 @@ Public API: :func:`all_checks` (id -> :class:`Check`, composed by
 :mod:`~betavae_sym.paper_checks.registry`), :func:`select`,
 :func:`run_checks` (-> list of :class:`Result`), :class:`Context` (shared
 symbolic / analytic / deep resources), :class:`Verdict`, :data:`STATUSES`.
-
-This package lives inside ``betavae_sym`` (DESIGN.md sketches a top-level
-``paper_checks/``) so that it is installed with the package.
 """
 
 _EXPORTS = {"Context": "context", "STATUSES": "core", "Check": "core", "Result": "core", "Verdict": "core",

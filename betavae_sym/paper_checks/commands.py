@@ -1,7 +1,7 @@
 """``betavae-sym check`` and ``betavae-sym reproduce``.
 
 ``check`` JSON (``--json PATH|-``), stable: a list of
-``{"id", "claim", "location", "status", "printed", "corrected", "evidence"}``,
+``{"id", "claim", "location", "status", "printed", "corrected", "evidence", "caveat", "protocol"}``,
 status one of verified | erratum | refuted | not-checkable | crashed. ``check --list --json PATH|-`` runs
 nothing and writes the list of ``{"id", "claim", "location"}``.
 """
@@ -9,6 +9,7 @@ nothing and writes the list of ``{"id", "claim", "location"}``.
 from __future__ import annotations
 
 from betavae_sym.argtypes import positive_int
+from betavae_sym.reproduce import PRESETS
 
 
 def register(subparsers) -> None:
@@ -22,8 +23,9 @@ def register(subparsers) -> None:
     check.add_argument("--list", action="store_true",
                        help="list the check ids and claims, run nothing (with --json: id, claim, location as JSON)")
     check.add_argument("--json", metavar="PATH", help="write the verdicts as JSON ('-' for standard output)")
-    check.add_argument("--preset", default="quick", choices=("quick", "paper"),
-                       help="deep sweep preset and analytic grid for the figure claims (default quick)")
+    check.add_argument("--preset", default=PRESETS[0], choices=PRESETS,
+                       help="deep sweep preset and analytic grid for the figure claims (default decide: the "
+                            "protocol sized to decide them, about 30 minutes on 2 cores; quick: a 5-minute look)")
     check.add_argument("--sweeps", default="betavae-report/sweeps", metavar="DIR",
                        help="folder of the deep sweep stores, resumed if present "
                             "(default: betavae-report/sweeps, shared with 'reproduce')")
@@ -37,8 +39,10 @@ def register(subparsers) -> None:
                     "(Figures 4, 5; stores resumed), run every paper check, and write report.html "
                     "(self-contained), report.md, the figures (PNG, SVG) and the JSON of every sweep and of the "
                     "checks into --out. Exit 1 when a stage failed or a check crashed (the report names it).")
-    reproduce.add_argument("--preset", default="quick", metavar="quick|paper",
-                           help="quick (minutes on 2 cores, default) or paper (the paper's settings; hours)")
+    reproduce.add_argument("--preset", default=PRESETS[0], metavar="|".join(PRESETS),
+                           help="decide (default: sized by the README's power analysis to decide the deep claims, "
+                                "about 30 minutes on 2 cores), quick (a 5-minute look; its deep verdicts carry a "
+                                "caveat) or paper (the thesis's protocol; many hours)")
     reproduce.add_argument("--out", default="betavae-report", metavar="DIR", help="output folder (default ./betavae-report)")
     reproduce.add_argument("--jobs", type=positive_int, default=2, metavar="J",
                            help="symbolic topics in parallel (default 2)")

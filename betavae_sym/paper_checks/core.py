@@ -36,7 +36,10 @@ RESOURCES = ("symbolic", "analytic", "deep")
 @dataclass
 class Verdict:
     """What a check found. ``printed`` / ``corrected``: LaTeX or plain text, or None; ``*_mathml``: the same
-    as presentation MathML where the form is a SymPy expression (the report renders it)."""
+    as presentation MathML where the form is a SymPy expression (the report renders it). Deep checks add
+    ``protocol`` (what each sweep they used rests on: preset, n, epochs, realizations, evaluation rows),
+    ``summary`` (the finding in one line, for the report's headline) and, for a verdict from a protocol not
+    sized to reach it, ``caveat``."""
 
     status: str
     evidence: str
@@ -44,6 +47,9 @@ class Verdict:
     corrected: str | None = None
     printed_mathml: str | None = None
     corrected_mathml: str | None = None
+    caveat: str | None = None
+    protocol: list | None = None
+    summary: str | None = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -92,11 +98,15 @@ class Result:
     extra: dict = field(default_factory=dict)
     printed_mathml: str | None = None       # for the report; not part of the JSON
     corrected_mathml: str | None = None
+    caveat: str | None = None
+    protocol: list | None = None
+    summary: str | None = None              # for the report; not part of the JSON
 
     def to_json(self) -> dict:
-        """The documented JSON object: id, claim, location, status, printed, corrected, evidence."""
+        """The documented JSON object: id, claim, location, status, printed, corrected, evidence, caveat, protocol."""
         return {"id": self.id, "claim": self.claim, "location": self.location, "status": self.status,
-                "printed": self.printed, "corrected": self.corrected, "evidence": self.evidence}
+                "printed": self.printed, "corrected": self.corrected, "evidence": self.evidence,
+                "caveat": self.caveat, "protocol": self.protocol}
 
 
 def run_one(check: Check, context) -> Result:
@@ -110,11 +120,14 @@ def run_one(check: Check, context) -> Result:
             raise TypeError(f"check {check.id} returned {type(verdict).__name__}, not a Verdict")
         status, evidence, printed, corrected = verdict.status, verdict.evidence, verdict.printed, verdict.corrected
         mathml = (verdict.printed_mathml, verdict.corrected_mathml)
+        caveat, protocol, summary = verdict.caveat, verdict.protocol, verdict.summary
     except Exception as exc:  # noqa: BLE001 - a crashing check is reported, not raised
         status, printed, corrected, mathml = "crashed", None, None, (None, None)
+        caveat, protocol, summary = None, None, None
         evidence = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=4))
     return Result(check.id, check.claim, check.location, status, printed, corrected, evidence, check.group,
-                  time.perf_counter() - start, printed_mathml=mathml[0], corrected_mathml=mathml[1])
+                  time.perf_counter() - start, printed_mathml=mathml[0], corrected_mathml=mathml[1], caveat=caveat,
+                  protocol=protocol, summary=summary)
 
 
 def run_checks(checks: list[Check], context, progress: bool = False) -> list[Result]:

@@ -307,7 +307,7 @@ def checks() -> list[Check]:
                     "to log p - ELBO (eq6). The printed formula has an unmatched parenthesis 'q(z|x))'."),
         _definition(5, "TIE is defined as E_p(x)[KL(q_phi(z|x) || p_g-t(z|x))].",
                     "a definition; p_g-t is a density over the sources s, so z is identified with s only up to the "
-                    "objective's symmetry: the package aligns units by the best signed permutation (DESIGN.md). "
+                    "objective's symmetry: the package aligns units by the best signed permutation, and by the best rotation (README, Conventions). "
                     "The printed formula has an unmatched parenthesis."),
         _registry(6, "6/12/23", f"The variational identity {IDENTITY} holds."),
         _eq(7, "The data log-likelihood is bounded below by the ELBO: log p(x) >= E_q[log p(x|z)] - KL(q(z|x) || p(z)).",

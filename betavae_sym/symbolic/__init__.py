@@ -1,1 +1,1 @@
-"""symbolic layer of betavae-sym (see DESIGN.md)."""
+"""The analytic linear-Gaussian beta-VAE in SymPy: derivations, printed equations, verdicts (README, Architecture)."""

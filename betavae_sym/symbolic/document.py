@@ -113,6 +113,15 @@ def _readable_product(args: list) -> list:
     return out
 
 
+def rational_coefficient(expr: sp.MatMul):
+    """``(c, factors)`` when the matrix product ``expr`` is a rational ``c`` (not +-1) times ``factors``, else None:
+    both printers write it ``c`` then the product, not SymPy's ``c \\cdot`` form."""
+    coefficient, rest = expr.args[0], expr.args[1:]
+    if isinstance(coefficient, sp.Rational) and abs(coefficient) != 1 and rest:
+        return coefficient, rest
+    return None
+
+
 class _Printer(LatexPrinter):
     """sympy.latex with the package's matrix expressions written as a reader expects.
 
@@ -130,12 +139,13 @@ class _Printer(LatexPrinter):
         return super()._print_MatrixElement(expr)
 
     def _print_MatMul(self, expr):
-        coefficient, rest = expr.args[0], expr.args[1:]
-        if isinstance(coefficient, sp.Rational) and abs(coefficient) != 1 and rest:
-            body = (self._print(sp.MatMul(*rest, evaluate=False)) if len(rest) > 1
-                    else self.parenthesize(rest[0], PRECEDENCE["Mul"], strict=True))
-            return ("- " if coefficient < 0 else "") + self._print(abs(coefficient)) + " " + body
-        return super()._print_MatMul(expr)
+        split = rational_coefficient(expr)
+        if split is None:
+            return super()._print_MatMul(expr)
+        coefficient, rest = split
+        body = (self._print(sp.MatMul(*rest, evaluate=False)) if len(rest) > 1
+                else self.parenthesize(rest[0], PRECEDENCE["Mul"], strict=True))
+        return ("- " if coefficient < 0 else "") + self._print(abs(coefficient)) + " " + body
 
     def _print_OneMatrix(self, expr):
         rows, cols = expr.shape
@@ -274,9 +284,10 @@ def _mathml_printer():
             return super()._print_MatrixElement(expr)
 
         def _print_MatMul(self, expr):
-            coefficient, rest = expr.args[0], expr.args[1:]
-            if not (isinstance(coefficient, sp.Rational) and abs(coefficient) != 1 and rest):
+            split = rational_coefficient(expr)
+            if split is None:
                 return super()._print_MatMul(expr)
+            coefficient, rest = split
             body = self._print(sp.MatMul(*rest, evaluate=False)) if len(rest) > 1 else self._print(rest[0])
             if len(rest) == 1 and isinstance(rest[0], sp.MatAdd):
                 body = self._fenced(body)
