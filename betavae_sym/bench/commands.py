@@ -45,7 +45,8 @@ def register(subparsers) -> None:
                        help="with --smoke: train the installed anchors too (each in fresh processes: adds tens of "
                             "seconds)")
     bench.add_argument("--task-preset", metavar="PRESET",
-                       help="sweep: the preset whose task the evaluation cost is set against (default paper)")
+                       help="sweep: the preset whose task the evaluation cost is set against "
+                            "(default decide, the deciding preset)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.set_defaults(handler=bench_handler)
 

@@ -98,7 +98,7 @@ class BenchConfig:
     sweep_epochs: tuple[int, int] = (2, 22)
     sweep_samples: int = 10
     eval_rows: int = 50
-    task_preset: str = "paper"
+    task_preset: str = "decide"
     scale_analytic_N: tuple[int, ...] = (128, 400, 1600, 6400)
     scale_analytic_k: tuple[int, ...] = (1, 2, 4, 8)
     scale_analytic_k_N: int = 128
