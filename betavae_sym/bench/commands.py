@@ -36,7 +36,7 @@ def register(subparsers) -> None:
                             "the cores (default: the libraries' defaults; the deep section adds one-thread runs)")
     bench.add_argument("--repeats", type=int, help="timed runs per measurement (default 3; smoke 1)")
     bench.add_argument("--derive-repeats", type=int,
-                       help="cold derive runs, about 100 s each on 2 cores (default 1; smoke 0 = left out)")
+                       help="cold derive runs, about 17 s each on 2 idle cores (default 1; smoke 0 = left out)")
     bench.add_argument("--smoke", action="store_true",
                        help="tiny sizes, one repetition, no cold derive: checks that the command works (seconds)")
     bench.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")

@@ -52,7 +52,7 @@ class BenchConfig:
     ----------
     sections : which of :data:`SECTIONS` to run.
     repeats : timed runs per measurement (medians over them); warm-up runs are extra.
-    derive_repeats : cold ``derive`` runs (each about 100 s on 2 cores); 0 leaves it out.
+    derive_repeats : cold ``derive`` runs (each about 17 s on 2 idle cores); 0 leaves it out.
     analytic_sizes, analytic_k, points : the analytic sweeps (N values, k, betas in 0.05..3).
     analytic_cli : time the same sweep through the command line, beyond a one-beta run, at the first
         size (two fresh processes per repeat; left out of a smoke run).
@@ -347,7 +347,7 @@ def symbolic_section(config: BenchConfig, progress: Progress) -> list[dict]:
     if config.derive_repeats == 0:
         records.append(measurement("symbolic", "derive_cold", derive_config, [],
                                    note="left out (smoke run or --derive-repeats 0); a cold derive takes "
-                                        "about 100 s on 2 cores"))
+                                        "about 17 s on 2 idle cores"))
     else:
         times = []
         for _ in range(config.derive_repeats):
