@@ -122,7 +122,16 @@ def rational_coefficient(expr: sp.MatMul):
     return None
 
 
-class _Printer(LatexPrinter):
+class _EntryOfOneByOne:
+    """Printer mixin: the entry (0, 0) of a 1 x 1 matrix expression prints as the expression itself."""
+
+    def _print_MatrixElement(self, expr):
+        if expr.parent.shape == (1, 1):
+            return self._print(expr.parent)
+        return super()._print_MatrixElement(expr)
+
+
+class _Printer(_EntryOfOneByOne, LatexPrinter):
     """sympy.latex with the package's matrix expressions written as a reader expects.
 
     The entry (0, 0) of a 1 x 1 matrix expression prints as the expression; the
@@ -132,11 +141,6 @@ class _Printer(LatexPrinter):
 
     def doprint(self, expr, *args, **kwargs):
         return super().doprint(readable(expr), *args, **kwargs)
-
-    def _print_MatrixElement(self, expr):
-        if expr.parent.shape == (1, 1):
-            return self._print(expr.parent)
-        return super()._print_MatrixElement(expr)
 
     def _print_MatMul(self, expr):
         split = rational_coefficient(expr)
@@ -254,7 +258,7 @@ def _mathml_printer():
     """SymPy's presentation MathML printer, taught the package's symbol names and matrix forms (built lazily)."""
     from sympy.printing.mathml import MathMLPresentationPrinter
 
-    class Printer(MathMLPresentationPrinter):
+    class Printer(_EntryOfOneByOne, MathMLPresentationPrinter):
         def _element(self, tag, text=None, *children):
             node = self.dom.createElement(tag)
             if text is not None:
@@ -277,11 +281,6 @@ def _mathml_printer():
 
         def _print_MatrixSymbol(self, sym):
             return self._print_Symbol(sym, style=self._settings["mat_symbol_style"])
-
-        def _print_MatrixElement(self, expr):
-            if expr.parent.shape == (1, 1):
-                return self._print(expr.parent)
-            return super()._print_MatrixElement(expr)
 
         def _print_MatMul(self, expr):
             split = rational_coefficient(expr)
